@@ -1,0 +1,57 @@
+# `make emulate` and `make test` set everything up on a fresh machine (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+RUN    := $(VENV)/.installed
+DEV    := $(VENV)/.installed-dev
+MPY    := tests/mpy/node_modules/.package-lock.json
+PYTEST_ARGS ?=
+
+.PHONY: emulate run test lint format typecheck pytest mpy-test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(RUN): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+# pyalsaaudio compiles against the ALSA headers (libasound2-dev): CI must have it, a laptop may not.
+$(DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[alsa]' || { \
+	  if [ -n "$$CI" ]; then echo "pyalsaaudio failed to build (install libasound2-dev)"; exit 1; fi; \
+	  echo "note: pyalsaaudio not built (no ALSA headers); the real-ALSA tests will be skipped"; }
+	touch $@ $(RUN)
+
+$(MPY): tests/mpy/package-lock.json
+	cd tests/mpy && npm ci --no-audit --no-fund --loglevel=error
+
+emulate: $(RUN)
+	$(BIN)/intercom emulate $(ARGS)
+
+test: lint typecheck pytest mpy-test
+
+lint: $(DEV)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(DEV)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: $(DEV)
+	$(BIN)/mypy
+
+pytest: $(DEV)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+mpy-test: $(MPY)
+	node tests/mpy/run.mjs
+
+bench: $(DEV)
+	$(BIN)/python -m bench $(ARGS)
+
+clean:
+	rm -rf $(VENV) tests/mpy/node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

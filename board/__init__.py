@@ -1,0 +1,1 @@
+"""Board profiles: one TOML file per board (pins, polarity, audio devices). Data only."""

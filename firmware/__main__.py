@@ -1,0 +1,3 @@
+from firmware.runtime.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Hardware abstraction: button, relay, LEDs, door sensor and audio, over swappable backends."""
