@@ -3,16 +3,49 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from firmware import __version__
+from firmware.runtime import config
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    if args.keys:
+        for name, default, help_text in config.describe_keys():
+            print(f"| `{name}` | `{default}` | {help_text} |")
+        return 0
+    if not args.file:
+        print("check-config: give a FILE (or --keys)", file=sys.stderr)
+        return 2
+    try:
+        cfg = config.load(args.file)
+    except config.ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"{args.file}: ok (board {cfg.board}, {cfg['sip']['transport']} on {cfg['sip']['listen']})"
+    )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="intercom", description="SIP door-intercom firmware")
     parser.add_argument("--version", action="version", version=f"intercom {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    check = commands.add_parser("check-config", help="validate a configuration file and exit")
+    check.add_argument("file", nargs="?", metavar="FILE")
+    check.add_argument(
+        "--keys", action="store_true", help="print every key as a Markdown table row"
+    )
+    check.set_defaults(handler=_check_config)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    build_parser().parse_args(argv)
-    return 0
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    result: int = args.handler(args)
+    return result
