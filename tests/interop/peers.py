@@ -137,7 +137,7 @@ class Peer:
         self.stop()
 
 
-def _render(template: str, values: dict[str, Any]) -> str:
+def render(template: str, values: dict[str, Any]) -> str:
     text = (DATA / template).read_text()
     for key, value in values.items():
         text = text.replace("@" + key + "@", str(value))
@@ -195,7 +195,7 @@ class Kamailio(Peer):
         users = "\n".join(f'\t$sht(users=>{u}) = "{p}";' for u, p in sorted(self.users.items()))
         config = self.workdir / "kamailio.cfg"
         config.write_text(
-            _render(
+            render(
                 "kamailio.cfg.in",
                 {
                     "PORT": self.port,
@@ -318,7 +318,7 @@ class Baresip(Peer):
         require("baresip")
         self.record_dir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "config").write_text(
-            _render(
+            render(
                 "baresip.config.in",
                 {
                     "SIP_PORT": self.sip_port,
