@@ -21,8 +21,8 @@ from tests.core.support import FakeRandom
 from tests.interop.peers import (
     LOOPBACK,
     Peer,
-    render,
     free_port,
+    render,
     require,
     sip_options_ping,
     wait_for,
