@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 import sys
 
 from firmware import __version__
-from firmware.runtime import config
+from firmware.runtime import config, logs
+from hal import HalError
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -28,6 +31,22 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    try:
+        cfg = config.load(args.config)
+    except config.ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    logs.setup(cfg["log"]["level"])
+    from firmware.runtime import app
+
+    try:
+        return asyncio.run(app.run(cfg))
+    except (HalError, OSError) as exc:
+        logging.getLogger("intercom").error("cannot start: %s", exc)
+        return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="intercom", description="SIP door-intercom firmware")
     parser.add_argument("--version", action="version", version=f"intercom {__version__}")
@@ -38,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--keys", action="store_true", help="print every key as a Markdown table row"
     )
     check.set_defaults(handler=_check_config)
+    run = commands.add_parser("run", help="run the firmware")
+    run.add_argument("--config", required=True, metavar="FILE", help="configuration file (TOML)")
+    run.set_defaults(handler=_run)
     return parser
 
 

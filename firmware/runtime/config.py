@@ -74,7 +74,8 @@ def parse_host_port(text: str, default_port: int | None = None) -> tuple[str, in
         if default_port is None:
             raise ValueError("a port is required (host:port)")
         return host, default_port
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    # Port 0 picks a free port (tests, and several emulators side by side).
+    if not port_text.isdigit() or not 0 <= int(port_text) < 65536:
         raise ValueError(f"bad port {port_text!r}")
     return host, int(port_text)
 
