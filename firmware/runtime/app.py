@@ -213,7 +213,11 @@ class Firmware(Station):
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, reuse_address=True)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            raise OSError(f"HTTP API on {host}:{port}: {exc.strerror} (api.listen)") from None
         addresses = self._runner.addresses
         self.api_addr = (host, int(addresses[0][1]) if addresses else port)
 

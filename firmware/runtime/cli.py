@@ -47,6 +47,23 @@ def _run(args: argparse.Namespace) -> int:
         return 1
 
 
+def _emulate(args: argparse.Namespace) -> int:
+    cfg = None
+    if args.config:
+        try:
+            cfg = config.load(args.config)
+        except config.ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    logs.setup(cfg["log"]["level"] if cfg else "info")
+    from firmware.runtime import emulator
+
+    try:
+        return asyncio.run(emulator.run(cfg, args.port, args.audio, not args.no_browser))
+    except KeyboardInterrupt:
+        return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="intercom", description="SIP door-intercom firmware")
     parser.add_argument("--version", action="version", version=f"intercom {__version__}")
@@ -60,6 +77,19 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the firmware")
     run.add_argument("--config", required=True, metavar="FILE", help="configuration file (TOML)")
     run.set_defaults(handler=_run)
+    emulate = commands.add_parser(
+        "emulate", help="run the firmware on a simulated board with a web panel and a flat phone"
+    )
+    emulate.add_argument("--config", metavar="FILE", help="use this SIP account and targets")
+    emulate.add_argument("--port", type=int, default=8080, help="web panel port (default 8080)")
+    emulate.add_argument(
+        "--audio",
+        choices=("auto", "alsa", "sim"),
+        default="auto",
+        help="door audio: the laptop's ALSA devices, simulated, or alsa when it works (default)",
+    )
+    emulate.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    emulate.set_defaults(handler=_emulate)
     return parser
 
 
