@@ -103,9 +103,9 @@ class Media:
     def rtpmap(self, fmt):
         """(encoding name, clock rate, channels or None) for payload type fmt, or None."""
         for value in self.attribute_values("rtpmap"):
-            pt, encoding = _parse_rtpmap(value)
-            if pt == fmt:
-                return encoding
+            if value is None or value.partition(" ")[0] != fmt:
+                continue
+            return _parse_rtpmap(value)[1]
         return None
 
 
@@ -224,9 +224,10 @@ def parse(data):
         raise SdpError("missing s= line")
     if not session.times:
         raise SdpError("missing t= line")
-    _check_attributes(session.attributes)
+    _check_attributes(session.attributes, True)
     for m in session.media:
-        _check_attributes(m.attributes)
+        # Only audio is ever used: a video stream's odd rtpmap (`31 LPC`) must not sink the offer.
+        _check_attributes(m.attributes, m.kind == "audio")
         if m.port != 0 and not m.connections and session.connection is None:
             raise SdpError("no c= line for the %s stream" % m.kind)
     return session
@@ -430,14 +431,16 @@ def _parse_attribute(value):
     return (name, attr_value if sep else None)
 
 
-def _check_attributes(attributes):
-    """Attributes we interpret must be well formed; others are kept as they are."""
+def _check_attributes(attributes, used):
+    """Attributes we interpret must be well formed; others are kept as they are. In a stream we
+    will not use (`used` False) rtpmap lines stay unchecked."""
     for name, value in attributes:
         if name in _DIRECTIONS:
             if value is not None:
                 raise SdpError("a=%s takes no value" % name)
         elif name == "rtpmap":
-            _parse_rtpmap(value)
+            if used:
+                _parse_rtpmap(value)
         elif name == "ptime" or name == "maxptime":
             _parse_ptime(value)
         elif name == "rtcp":

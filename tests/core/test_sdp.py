@@ -646,3 +646,18 @@ def test_with_direction_replaces_stream_and_keeps_session_attributes():
     assert changed.media[0].attributes == [("ptime", "20"), ("inactive", None)]
     assert changed.attributes == [("tool", "x")]
     assert offer.media[0].attributes[0] == ("recvonly", None)
+
+
+def test_an_odd_rtpmap_in_an_unused_stream_does_not_sink_the_offer():
+    # RFC 4475's INVITEs carry `a=rtpmap:31 LPC` (no clock rate) in a video stream.
+    body = (
+        b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+        b"m=audio 49217 RTP/AVP 0 12\r\nm=video 3227 RTP/AVP 31\r\na=rtpmap:31 LPC\r\n"
+    )
+    offer = sdp.parse(body)
+    answer, media = sdp.build_answer(offer, "192.0.2.9", 4000, 1, 1)
+    assert media.codec == "PCMU" and answer.media[1].port == 0
+    # In the audio stream the same line is an error.
+    bad = body.replace(b"m=video 3227 RTP/AVP 31\r\n", b"a=rtpmap:0 PCMU\r\n")
+    bad = bad.replace(b"a=rtpmap:31 LPC", b"a=rtpmap:12 QCELP")
+    assert isinstance(raises(sdp.SdpError, sdp.parse, bad), sdp.SdpError)
