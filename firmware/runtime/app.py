@@ -40,25 +40,26 @@ log = logging.getLogger("intercom")
 
 
 def board_profile(cfg: Config) -> Any:
-    """The HAL profile: the config's `board` with `[hardware]` overrides, plus [audio]."""
+    """The HAL profile: the config's `board`, its `[hardware]` overrides, and [audio]."""
     hardware = {key: value for key, value in cfg.hardware.items()}
     audio_cfg = cfg["audio"]
     audio = dict(hardware.get("audio", {}))
     if audio_cfg["backend"] == "alsa":
         audio["backend"] = "alsa"
-        for key in ("capture", "playback"):
-            if audio_cfg[key]:
-                audio[key] = audio_cfg[key]
-    elif audio_cfg["loopback"]:
-        audio["backend"] = "loopback"
-    else:
+    elif audio_cfg["backend"] == "sim":
         audio["backend"] = "wav"
-        if audio_cfg["mic_file"]:
-            audio["microphone_wav"] = audio_cfg["mic_file"]
-            audio["microphone_loop"] = True
-        if audio_cfg["speaker_file"]:
-            audio["speaker_wav"] = audio_cfg["speaker_file"]
-    hardware["audio"] = audio
+    if audio_cfg["loopback"]:
+        audio["backend"] = "loopback"
+    for key in ("capture", "playback"):
+        if audio_cfg[key]:
+            audio[key] = audio_cfg[key]
+    if audio_cfg["mic_file"]:
+        audio["microphone_wav"] = audio_cfg["mic_file"]
+        audio["microphone_loop"] = True
+    if audio_cfg["speaker_file"]:
+        audio["speaker_wav"] = audio_cfg["speaker_file"]
+    if audio:
+        hardware["audio"] = audio
     hardware["profile"] = cfg.board
     return profile_from_config(hardware)
 
@@ -184,6 +185,7 @@ class Firmware(Station):
                 "username": sip["auth_user"] or None,
                 "password": sip["password"] or None,
                 "expires_s": sip["expires"],
+                "codecs": audio["codecs"],
             },
             self.hal.audio_in,
             self.hal.audio_out,

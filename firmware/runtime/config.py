@@ -35,7 +35,8 @@ class Key:
 def _one_of(*choices: str) -> Check:
     def check(value: Any) -> str | None:
         if value not in choices:
-            return f"must be one of {', '.join(choices)} (got {value!r})"
+            names = ", ".join(choice or '""' for choice in choices)
+            return f"must be one of {names} (got {value!r})"
         return None
 
     return check
@@ -132,8 +133,9 @@ def _door_code(value: Any) -> str | None:
 
 
 def _codecs(value: Any) -> str | None:
-    if not value or any(c not in ("PCMU", "PCMA") for c in value):
-        return f"must list PCMU and/or PCMA (got {value!r})"
+    # Both G.711 laws are always offered: a door must talk to every phone. Only the order is ours.
+    if sorted(value) != ["PCMA", "PCMU"]:
+        return f'must list "PCMU" and "PCMA" in the order of preference (got {value!r})'
     return None
 
 
@@ -231,13 +233,20 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
     },
     "audio": {
-        "backend": Key(str, "sim", "alsa or sim", _one_of("alsa", "sim")),
+        "backend": Key(
+            str, "", "alsa, sim, or empty for the board's choice", _one_of("", "alsa", "sim")
+        ),
         "capture": Key(str, "", "ALSA capture device (empty: the board's)"),
         "playback": Key(str, "", "ALSA playback device (empty: the board's)"),
         "mic_file": Key(str, "", "sim: WAV file played as the microphone (empty: silence)"),
         "speaker_file": Key(str, "", "sim: WAV file the speaker writes (empty: discard)"),
         "loopback": Key(bool, False, "sim: the speaker's audio comes back as the microphone"),
-        "codecs": Key(list, ["PCMU", "PCMA"], "codecs in order of preference", _codecs),
+        "codecs": Key(
+            list,
+            ["PCMU", "PCMA"],
+            "G.711 codecs in order of preference (both are always offered)",
+            _codecs,
+        ),
         "rtp_ports": Key(str, "10000-10999", "UDP port range for RTP/RTCP", _port_range),
     },
     "api": {

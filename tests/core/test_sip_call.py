@@ -793,3 +793,12 @@ def test_481_to_our_reinvite_ends_the_call():
     assert str(reinvite.uri) == "sip:flat@192.0.2.20:5060" and reinvite.to.tag == "ft"
     door.receive(reply(reinvite, 481), FLAT, 110)
     assert _events(door) == [CallEnded(call_id, "dialog_gone", 481)]
+
+
+def test_the_offer_lists_both_g711_codecs_in_the_configured_order():
+    for codecs, first in ((("PCMU", "PCMA"), "0"), (("PCMA", "PCMU"), "8")):
+        ua = make_agent(("192.0.2.10", 5060), codecs=codecs)
+        ua.send(PlaceCall("sip:flat@192.0.2.20", ("192.0.2.10", 4000)), 0)
+        invite = parse_message(ua.datagrams_to_send()[0][0])
+        m_line = [line for line in invite.body.split(b"\r\n") if line.startswith(b"m=audio")][0]
+        assert m_line.split()[3:5] == [first.encode(), b"8" if first == "0" else b"0"], m_line

@@ -66,9 +66,7 @@ def run(scenario: Callable[[], Awaitable[None]]) -> None:
 def relay_changes(firmware: Firmware) -> list[tuple[float, bool]]:
     assert firmware.hal is not None and firmware.hal.sim is not None
     return [
-        (entry.at_ms, entry.active)
-        for entry in firmware.hal.sim.history
-        if entry.name == "relay"
+        (entry.at_ms, entry.active) for entry in firmware.hal.sim.history if entry.name == "relay"
     ]
 
 

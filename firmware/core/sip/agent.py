@@ -96,7 +96,8 @@ class AgentConfig:
     none; registrar: "sip:fritz.box" or None for peer-to-peer only; outbound_proxy: a URI every
     out-of-dialog request is routed through; username/password: digest credentials (username
     defaults to user); expires_s: the registration lifetime we ask for; T1/T2/T4 in ms; max_calls
-    and max_server_transactions bound memory (beyond them: 486 and 503).
+    and max_server_transactions bound memory (beyond them: 486 and 503); codecs: G.711 in our order
+    of preference (both are always offered).
     """
 
     def __init__(
@@ -117,6 +118,7 @@ class AgentConfig:
         t4_ms=5000,
         max_calls=4,
         max_server_transactions=32,
+        codecs=("PCMU", "PCMA"),
     ):
         if transport not in ("udp", "tcp"):
             raise ValueError("transport must be 'udp' or 'tcp', not %r" % transport)
@@ -136,6 +138,7 @@ class AgentConfig:
         self.t4_ms = t4_ms
         self.max_calls = max_calls
         self.max_server_transactions = max_server_transactions
+        self.codecs = tuple(codecs)
 
 
 class _RegistrationOwner:

@@ -148,7 +148,9 @@ class Call:
     def place(self, target, rtp_addr):
         ua = self.ua
         self.rtp_addr = rtp_addr
-        self.offer = sdp.build_offer(rtp_addr[0], rtp_addr[1], self.session_id, 1)
+        self.offer = sdp.build_offer(
+            rtp_addr[0], rtp_addr[1], self.session_id, 1, codecs=self.ua.config.codecs
+        )
         self.local_tag = ua.new_tag()
         request = ua.new_request("INVITE", target, self.call_id, self.local_tag, 1)
         ua.add_session_headers(request, SDP_TYPE, sdp.serialize(self.offer))
@@ -285,7 +287,9 @@ class Call:
         if _is_sdp(request):
             try:
                 self.remote_sdp = sdp.parse(request.body)
-                preview = sdp.build_answer(self.remote_sdp, "0.0.0.0", 9, self.session_id, 1)[1]
+                preview = sdp.build_answer(
+                    self.remote_sdp, "0.0.0.0", 9, self.session_id, 1, codecs=self.ua.config.codecs
+                )[1]
             except sdp.SdpNegotiationError:
                 self._refuse(488, headers=[ua.warning(305, "Incompatible media format")])
                 return
@@ -324,10 +328,17 @@ class Call:
         self.rtp_addr = rtp_addr
         if self.remote_sdp is not None:
             answer, self.media = sdp.build_answer(
-                self.remote_sdp, rtp_addr[0], rtp_addr[1], self.session_id, 1
+                self.remote_sdp,
+                rtp_addr[0],
+                rtp_addr[1],
+                self.session_id,
+                1,
+                codecs=self.ua.config.codecs,
             )
         else:
-            answer = sdp.build_offer(rtp_addr[0], rtp_addr[1], self.session_id, 1)
+            answer = sdp.build_offer(
+                rtp_addr[0], rtp_addr[1], self.session_id, 1, codecs=self.ua.config.codecs
+            )
             self.offer_in_ack = True
         self.local_sdp = answer
         self.dialog.state = DIALOG_CONFIRMED
@@ -448,7 +459,9 @@ class Call:
         self.reinvite_wanted = None
         self.direction = direction
         rtp = self.rtp_addr
-        offer = sdp.build_offer(rtp[0], rtp[1], self.session_id, 1, direction=direction)
+        offer = sdp.build_offer(
+            rtp[0], rtp[1], self.session_id, 1, codecs=self.ua.config.codecs, direction=direction
+        )
         offer = sdp.next_version(self.local_sdp, offer)
         self.reinvite_offer = offer
         request = self.dialog.create_request("INVITE")
@@ -581,7 +594,13 @@ class Call:
                 if not self._same_offer(offer):
                     rtp = self.rtp_addr
                     answer, media = sdp.build_answer(
-                        offer, rtp[0], rtp[1], self.session_id, 1, direction=self.direction
+                        offer,
+                        rtp[0],
+                        rtp[1],
+                        self.session_id,
+                        1,
+                        codecs=self.ua.config.codecs,
+                        direction=self.direction,
                     )
                     answer = sdp.next_version(self.local_sdp, answer)
             except sdp.SdpNegotiationError:
