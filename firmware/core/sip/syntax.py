@@ -1,7 +1,17 @@
 """Lexical pieces of the SIP grammar (RFC 3261 section 25) shared by URIs, addresses and headers.
 
-Only plain `re` features are used (character classes, `+`, `*`, anchors): MicroPython's `re`
-silently fails on counted repetitions and has no named groups.
+Two ways of checking text live here, and they must agree:
+
+- The hand-written parsers (`parse_params`, `parse_quoted`, the URI and header parsers built on
+  them) are the definition. They use `re` only for single character classes, through `charset()`,
+  which on MicroPython matches long text in chunks: MicroPython's `re` recurses once per
+  character, so a long header would otherwise exhaust the stack. Its `re` also has no counted
+  repetition, named groups, `fullmatch`, `\\t` or `\\x` escapes.
+- Where `re` has `fullmatch` (CPython), `FAST_REGEX` is true and the parsers add whole-production
+  regexes for the common shapes of each header ("fast lanes", the `*_PATTERN` strings). A fast
+  lane may only accept text the hand-written parser accepts; anything it does not recognise goes
+  to the hand-written parser, which gives the verdict and the reason. The property tests check
+  the inclusion on random and mutated input.
 """
 
 import re
@@ -9,39 +19,72 @@ import re
 
 class SipParseError(ValueError):
     """Malformed SIP from the network. `reason` says what is wrong; `status` is the response a
-    server should answer with (400, or 505 for a SIP version we do not speak).
+    server should answer with (400, 505 for a SIP version we do not speak, 513 for a message that
+    is too large).
 
     When the message could be read far enough to identify its transaction, `start_line` and
     `raw_headers` (a list of (name, value) pairs) are set so a server can still answer it.
     """
 
-    def __init__(self, reason, status=400):
+    def __init__(self, reason, status=400, start_line=None, raw_headers=None):
         super().__init__(reason)
         self.reason = reason
         self.status = status
-        self.start_line = None
-        self.raw_headers = None
+        self.start_line = start_line
+        self.raw_headers = raw_headers
+
+
+FAST_REGEX = hasattr(re.compile(""), "fullmatch")
+
+# MicroPython's re recurses per character; 1000 characters at a time stays far from its limit.
+_CHUNK = 1000
+
+
+def charset(chars):
+    """A predicate: is text a non-empty run of the characters in the regex class body `chars`?
+
+    Returns something truthy (a match object on CPython) or falsy. Write `chars` with literal
+    characters only (no `\\t`, `\\x..`); a `-` goes last."""
+    if FAST_REGEX:
+        return re.compile("[" + chars + "]+").fullmatch
+    rx = re.compile("[" + chars + "]+$")
+
+    def check(text):
+        n = len(text)
+        if n <= _CHUNK:
+            return n > 0 and rx.match(text) is not None
+        return all(rx.match(text[i : i + _CHUNK]) is not None for i in range(0, n, _CHUNK))
+
+    return check
 
 
 # token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
-TOKEN_RE = re.compile(r"[A-Za-z0-9.!%*_+`'~-]+$")
+TOKEN_CHARS = "A-Za-z0-9.!%*_+`'~-"
 # A header parameter value that is not a quoted string: token or host (IPv6 reference included),
-# plus "=" and "/" because real stacks put base64 in branches (Asterisk: `branch=z9hG4bK...U=`).
-PARAM_VALUE_RE = re.compile(r"[A-Za-z0-9.!%*_+`'~:\[\]=/-]+$")
+# plus "=" and "/" because real stacks put base64 in branches (`branch=z9hG4bK...U=`).
+PARAM_VALUE_CHARS = "A-Za-z0-9.!%*_+`':[\\]=/~-"
 # The characters a URI may hold at all (RFC 3261 section 25.1); whitespace, <, >, " never.
-URI_CHARS_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()&=+$,;?/:%@\[\]#]+$")
-DIGITS_RE = re.compile(r"[0-9]+$")
+URI_CHARS = "A-Za-z0-9_.!~*'()&=+$,;?/:%@[\\]#-"
+
+is_token = charset(TOKEN_CHARS)
+is_param_value = charset(PARAM_VALUE_CHARS)
+is_uri_chars = charset(URI_CHARS)
+is_digits = charset("0-9")
+
+# For callers that match with `re` directly. Prefer the is_* predicates: on CPython `$` also
+# matches before a final newline, and on MicroPython long input exhausts the stack.
+TOKEN_RE = re.compile("[" + TOKEN_CHARS + "]+$")
+PARAM_VALUE_RE = re.compile("[" + PARAM_VALUE_CHARS + "]+$")
+URI_CHARS_RE = re.compile("[" + URI_CHARS + "]+$")
+DIGITS_RE = re.compile("[0-9]+$")
 WS = " \t"
-
-
-def is_token(text):
-    return TOKEN_RE.match(text) is not None
 
 
 def parse_quoted(text, i):
     """Parse the quoted-string that starts at text[i] == '"'.
 
-    Returns (unescaped content, index after the closing quote)."""
+    qdtext is SP, HTAB, %x21, %x23-5B, %x5D-7E or non-ASCII; quoted-pair is "\\" and one of
+    %x00-09 / %x0B-0C / %x0E-7F. Returns (unescaped content, index after the closing quote)."""
     out = []
     start = i + 1
     j = start
@@ -54,18 +97,30 @@ def parse_quoted(text, i):
         if c == "\\":
             if j + 1 >= n:
                 break
+            escaped = text[j + 1]
+            if escaped == "\r" or escaped == "\n" or escaped > "\x7f":
+                raise SipParseError("bad quoted-pair in quoted string")
             out.append(text[start:j])
-            out.append(text[j + 1])
+            out.append(escaped)
             j += 2
             start = j
             continue
+        if (c < " " and c != "\t") or c == "\x7f":
+            raise SipParseError("control character in quoted string")
         j += 1
     raise SipParseError("unterminated quoted string")
 
 
 def quote(text):
-    """The quoted-string form of text."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """The quoted-string form of text. CR and LF cannot be quoted: ValueError (our own misuse)."""
+    if "\r" in text or "\n" in text:
+        raise ValueError("CR or LF in a quoted string")
+    out = []
+    for c in text:
+        if c == '"' or c == "\\" or (c < " " and c != "\t") or c == "\x7f":
+            out.append("\\")
+        out.append(c)
+    return '"' + "".join(out) + '"'
 
 
 def unquote(value):
@@ -76,7 +131,7 @@ def unquote(value):
 
 
 def _skip_ws(text, i, n):
-    while i < n and text[i] in WS:
+    while i < n and (text[i] == " " or text[i] == "\t"):
         i += 1
     return i
 
@@ -89,18 +144,17 @@ def parse_params(text, i=0, what="parameter"):
     params = []
     n = len(text)
     if '"' not in text and " " not in text and "\t" not in text:
-        # Fast path: no quoting and no whitespace, so plain splitting is exact.
-        rest = text[i:]
-        if not rest:
+        # No quoting and no whitespace, so plain splitting is exact.
+        if i >= n:
             return params
-        if rest[0] != ";":
+        if text[i] != ";":
             raise SipParseError("expected ';' before %s" % what)
-        for part in rest[1:].split(";"):
+        for part in text[i + 1 :].split(";"):
             name, eq, value = part.partition("=")
-            if not TOKEN_RE.match(name):
+            if not is_token(name):
                 raise SipParseError("bad %s name %r" % (what, name))
             if eq:
-                if not PARAM_VALUE_RE.match(value):
+                if not is_param_value(value):
                     raise SipParseError("bad %s value %r" % (what, value))
                 params.append((name, value))
             else:
@@ -111,13 +165,13 @@ def parse_params(text, i=0, what="parameter"):
         if i >= n:
             return params
         if text[i] != ";":
-            raise SipParseError("expected ';' before %s at %r" % (what, text[i:]))
+            raise SipParseError("expected ';' before %s at %r" % (what, text[i : i + 40]))
         i = _skip_ws(text, i + 1, n)
         start = i
         while i < n and text[i] not in " \t;=":
             i += 1
         name = text[start:i]
-        if not TOKEN_RE.match(name):
+        if not is_token(name):
             raise SipParseError("bad %s name %r" % (what, name))
         i = _skip_ws(text, i, n)
         if i < n and text[i] == "=":
@@ -131,15 +185,29 @@ def parse_params(text, i=0, what="parameter"):
                 while i < n and text[i] not in " \t;":
                     i += 1
                 value = text[start:i]
-                if not PARAM_VALUE_RE.match(value):
+                if not is_param_value(value):
                     raise SipParseError("bad %s value %r" % (what, value))
             params.append((name, value))
         else:
             params.append((name, None))
 
 
+def matched_params(text):
+    """Parameters that a fast lane has already matched: the same pairs as parse_params(text),
+    without checking them again."""
+    if '"' in text or " " in text or "\t" in text:
+        return parse_params(text)
+    params = []
+    for part in text.split(";")[1:]:
+        name, eq, value = part.partition("=")
+        params.append((name, value if eq else None))
+    return params
+
+
 def format_params(params):
-    return "".join(";" + name if value is None else ";" + name + "=" + value for name, value in params)
+    return "".join(
+        ";" + name if value is None else ";" + name + "=" + value for name, value in params
+    )
 
 
 def find_param(params, name):
@@ -162,8 +230,9 @@ def set_param(params, name, value):
     """A copy of params with name set to value (None: a flag), replacing an existing one."""
     out = []
     done = False
+    lower = name.lower()
     for pair in params:
-        if pair[0].lower() == name.lower():
+        if pair[0].lower() == lower:
             if not done:
                 out.append((pair[0], value))
                 done = True
@@ -175,9 +244,12 @@ def set_param(params, name, value):
 
 
 def split_list(value):
-    """Split a header value at the commas that separate list elements (outside quotes and <>)."""
+    """Split a header value at the commas that separate list elements (outside quotes and <>).
+
+    Elements come back without surrounding SP/HTAB; empty elements are kept. Never raises: a
+    quote that is not closed runs to the end (the element's own parser rejects it)."""
     if "," not in value:
-        return [value.strip()]
+        return [value.strip(WS)]
     parts = []
     start = 0
     depth = 0
@@ -186,17 +258,20 @@ def split_list(value):
     while i < n:
         c = value[i]
         if c == '"':
-            i = parse_quoted(value, i)[1]
+            i += 1
+            while i < n and value[i] != '"':
+                i += 2 if value[i] == "\\" else 1
+            i += 1
             continue
         if c == "<":
             depth += 1
         elif c == ">":
             depth -= 1
         elif c == "," and depth == 0:
-            parts.append(value[start:i].strip())
+            parts.append(value[start:i].strip(WS))
             start = i + 1
         i += 1
-    parts.append(value[start:].strip())
+    parts.append(value[start:].strip(WS))
     return parts
 
 
@@ -208,7 +283,7 @@ def check_escapes(text):
     i = text.find("%")
     while i >= 0:
         if i + 2 >= len(text) or text[i + 1] not in _HEX or text[i + 2] not in _HEX:
-            raise SipParseError("bad escape in %r" % text)
+            raise SipParseError("bad escape in %r" % text[:80])
         i = text.find("%", i + 3)
 
 
@@ -231,3 +306,14 @@ def unescape(text):
         return bytes(out).decode("utf-8")
     except UnicodeError:
         return text
+
+
+# -- fast-lane regex fragments (CPython only; never compiled on MicroPython) ---------------------
+# Each one accepts a subset of what the hand-written parser above accepts.
+TOKEN_PATTERN = "[" + TOKEN_CHARS + "]+"
+QUOTED_PATTERN = '"(?:[\t !#-\\[\\]-~\x80-\U0010ffff]|\\\\[\x00-\x09\x0b\x0c\x0e-\x7f])*+"'
+# name [EQUAL value], and SEMI before it; SWS is SP/HTAB (header fields are unfolded first).
+PARAM_PATTERN = (
+    TOKEN_PATTERN + "(?:[ \t]*+=[ \t]*+(?:[" + PARAM_VALUE_CHARS + "]++|" + QUOTED_PATTERN + "))?+"
+)
+GENERIC_PARAM_PATTERN = "[ \t]*+;[ \t]*+" + PARAM_PATTERN
