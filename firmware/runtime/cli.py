@@ -64,6 +64,12 @@ def _emulate(args: argparse.Namespace) -> int:
         return 0
 
 
+def _relay_off(args: argparse.Namespace) -> int:
+    from firmware.runtime import relay_off
+
+    return relay_off.command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="intercom", description="SIP door-intercom firmware")
     parser.add_argument("--version", action="version", version=f"intercom {__version__}")
@@ -90,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     emulate.add_argument("--no-browser", action="store_true", help="do not open a browser")
     emulate.set_defaults(handler=_emulate)
+    relay_off = commands.add_parser(
+        "relay-off", help="force the door relay off (the systemd unit's stop step); no other pin"
+    )
+    relay_off.add_argument("--config", required=True, metavar="FILE", help="configuration file")
+    relay_off.set_defaults(handler=_relay_off)
     return parser
 
 
