@@ -337,6 +337,8 @@ class Firmware(Station):
                 "expires_s": event.expires_s,
             }
             detail = f" ({event.status} {event.reason})" if event.status else ""
+            if event.state == "RETRYING" and not event.status and event.reason:
+                detail = f" ({event.reason})"  # no response, transport error
             log.info("registration %s%s", event.state, detail)
             self.bus.publish("registration", **self.registration)
             self.notifier.status(f"registration {event.state}")

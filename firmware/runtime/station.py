@@ -85,7 +85,7 @@ class Station:
     ) -> None:
         """Bind SIP (UDP+TCP) and build the agent, the RTP port pool and the audio pump."""
         self.loop = asyncio.get_running_loop()
-        self.sip = SipTransport(self._on_datagram)
+        self.sip = SipTransport(self._on_datagram, self._on_send_failed)
         bound = await self.sip.start(*bind)
         self.local_addr = (advertised_host, bound[1])
         self.agent = UserAgent(
@@ -131,6 +131,13 @@ class Station:
         for tracer in self.tracers:
             tracer("in", data, addr)
         self.agent.receive(data, addr, self.now_ms(), transport)
+        self.process()
+
+    def _on_send_failed(self, addr: Addr, transport: str) -> None:
+        """A send could not be done (DNS, TCP refused): the transactions to addr fail now."""
+        if self.agent is None:
+            return
+        self.agent.transport_failed(addr, transport, self.now_ms())
         self.process()
 
     def agent_send(self, command: Any) -> Any:

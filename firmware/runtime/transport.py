@@ -3,7 +3,9 @@
 Incoming messages reach `on_message(data, addr, transport)` as whole messages (TCP streams are cut
 by the core's StreamFramer). `send(data, addr, transport)` resolves host names, reuses a TCP
 connection to or from `addr` (responses go back on the connection the request came on) and opens
-one when there is none.
+one when there is none. When that fails (the name does not resolve, the TCP connect is refused or
+times out) `on_failure(addr, transport)` is called, for the agent's `transport_failed` (RFC 3261
+18.4: the transaction fails at once instead of waiting for its timeout).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ log = logging.getLogger("intercom.sip")
 
 Addr = tuple[str, int]
 OnMessage = Callable[[bytes, Addr, str], None]
+OnFailure = Callable[[Addr, str], None]
 
 # A stream connection that has been silent this long is closed (RFC 5626 keep-alives aside).
 TCP_IDLE_TIMEOUT_S = 300.0
@@ -92,8 +95,9 @@ class _TcpConnection(asyncio.Protocol):
 class SipTransport:
     """UDP and TCP on the same local host:port."""
 
-    def __init__(self, on_message: OnMessage) -> None:
+    def __init__(self, on_message: OnMessage, on_failure: OnFailure | None = None) -> None:
         self.on_message = on_message
+        self.on_failure = on_failure
         self.local: Addr | None = None
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp_server: asyncio.Server | None = None
@@ -170,6 +174,8 @@ class SipTransport:
                 connection.send(data)
         except OSError as exc:
             log.warning("cannot send to %s:%s over %s: %s", addr[0], addr[1], transport, exc)
+            if self.on_failure is not None:
+                self.on_failure(addr, transport)
 
     async def _connect(self, addr: Addr) -> _TcpConnection:
         if addr in self._connections:

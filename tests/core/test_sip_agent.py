@@ -125,6 +125,19 @@ def test_a_flood_of_invites_is_bounded():
     assert len(door._layer) == 8
 
 
+def test_a_burst_of_options_does_not_lock_out_the_next_call():
+    # A scanner's OPTIONS fill the table with transactions that only wait out Timer J: a new
+    # INVITE (or a BYE) must still get through, not a 503 for 32 s.
+    door = make_agent(DOOR, max_server_transactions=8)
+    for n in range(20):
+        out, _ = answers(door, request("OPTIONS", branch="z9hG4bKscan%d" % n))
+        assert [m.status for m, _, _ in out] == [200]
+    out, events = answers(door, request("INVITE", branch="z9hG4bKcall"))
+    assert [m.status for m, _, _ in out] == [100]
+    assert [type(e) for e in events] == [IncomingCall]
+    assert len(door._layer) == 8
+
+
 def test_malformed_requests_get_400_from_their_raw_headers_or_are_dropped():
     door = make_agent(DOOR)
     bad = request(headers=[("Max-Forwards", "70")])  # a second Max-Forwards

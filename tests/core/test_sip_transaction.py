@@ -299,6 +299,27 @@ def test_server_table_is_bounded():
     assert raises(ValueError, layer.create_server, request(branch="z9hG4bK3"), PEER, "udp", 0)
 
 
+def test_a_full_server_table_ends_finished_transactions_to_make_room():
+    layer = TransactionLayer(max_server_transactions=3)
+    options = layer.create_server(request("OPTIONS", branch="z9hG4bK1"), PEER, "udp", 0)
+    options.respond(make_response(options.request, 200, to_tag="a"), 0)  # COMPLETED: Timer J
+    refused = layer.create_server(request(branch="z9hG4bK2"), PEER, "udp", 0)
+    refused.respond(make_response(refused.request, 403, to_tag="b"), 0)  # COMPLETED: G, H
+    ringing = layer.create_server(request(branch="z9hG4bK3"), PEER, "udp", 0)  # PROCEEDING
+    # Full: the OPTIONS, which only absorbs retransmissions, goes first...
+    assert not layer.is_full()
+    assert options.state == TERMINATED and refused.state == COMPLETED
+    layer.create_server(request("OPTIONS", branch="z9hG4bK4"), PEER, "udp", 0)
+    # ...then the INVITE still re-sending its 403 (it would have waited 32 s for an ACK)...
+    assert not layer.is_full()
+    assert refused.state == TERMINATED and ringing.state == PROCEEDING
+    layer.datagrams = []
+    assert drive(layer, 1000) == []  # no more 403 retransmissions
+    layer.create_server(request("OPTIONS", branch="z9hG4bK5"), PEER, "udp", 0)
+    # ...never one that still has work to do.
+    assert layer.is_full() and len(layer) == 3
+
+
 def test_make_response_copies_the_right_headers():
     inv = request(via_host="192.0.2.20")
     inv.add("Record-Route", "<sip:p1.example;lr>")

@@ -1,4 +1,5 @@
-"""Real SIP peers for the interop tests: Kamailio, baresip, SIPp and linphonec.
+"""Real SIP peers for the interop tests: Kamailio, baresip, SIPp, linphonec, and the door firmware
+itself (`intercom run`).
 
 Every peer runs on 127.0.0.1 with ports picked at run time, in its own process group, with a hard
 deadline; `stop()` (also on context exit) ends it and its children. Configurations are rendered
@@ -17,11 +18,14 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -130,7 +134,7 @@ class Peer:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
 
-    def __enter__(self) -> Peer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -147,30 +151,51 @@ def render(template: str, values: dict[str, Any]) -> str:
     return text
 
 
-def sip_options_ping(port: int, timeout: float = 0.2) -> bool:
-    """True if something answers an OPTIONS on 127.0.0.1:port over UDP."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+def options_request(port: int, local_port: int, transport: str = "udp") -> bytes:
+    """An OPTIONS to 127.0.0.1:port, sent from local_port."""
+    tag = time.monotonic_ns()
+    via = f"SIP/2.0/{transport.upper()} {LOOPBACK}:{local_port};rport;branch=z9hG4bK-ping{tag}"
+    return (
+        f"OPTIONS sip:{LOOPBACK}:{port} SIP/2.0\r\n"
+        f"Via: {via}\r\n"
+        "Max-Forwards: 70\r\n"
+        f"From: <sip:ping@{LOOPBACK}>;tag=ping\r\nTo: <sip:{LOOPBACK}:{port}>\r\n"
+        f"Call-ID: ping-{tag}@{LOOPBACK}\r\nCSeq: 1 OPTIONS\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def sip_options(port: int, timeout: float = 0.5, transport: str = "udp") -> int | None:
+    """The status of the answer to an OPTIONS to 127.0.0.1:port (None: no answer)."""
+    kind = socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as sock:
         sock.bind((LOOPBACK, 0))
         sock.settimeout(timeout)
-        local = sock.getsockname()[1]
-        request = (
-            f"OPTIONS sip:{LOOPBACK}:{port} SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP {LOOPBACK}:{local};branch=z9hG4bK-ping{time.monotonic_ns()}\r\n"
-            "Max-Forwards: 70\r\n"
-            f"From: <sip:ping@{LOOPBACK}>;tag=ping\r\nTo: <sip:{LOOPBACK}:{port}>\r\n"
-            f"Call-ID: ping-{time.monotonic_ns()}@{LOOPBACK}\r\nCSeq: 1 OPTIONS\r\n"
-            "Content-Length: 0\r\n\r\n"
-        ).encode()
-        sock.sendto(request, (LOOPBACK, port))
+        request = options_request(port, sock.getsockname()[1], transport)
         try:
+            if transport == "udp":
+                sock.sendto(request, (LOOPBACK, port))
+            else:
+                sock.connect((LOOPBACK, port))
+                sock.sendall(request)
             data = sock.recv(65535)
         except OSError:
-            return False
-        return data.startswith(b"SIP/2.0 ")
+            return None
+        match = re.match(rb"SIP/2\.0 (\d{3}) ", data)
+        return int(match[1]) if match else None
+
+
+def sip_options_ping(port: int, timeout: float = 0.2) -> bool:
+    """True if something answers an OPTIONS on 127.0.0.1:port over UDP."""
+    return sip_options(port, timeout) is not None
 
 
 class Kamailio(Peer):
-    """Registrar + proxy with digest auth (users from a table), UDP and TCP on one port."""
+    """Registrar + proxy with digest auth (users from a table), UDP and TCP on one port.
+
+    Rendered from kamailio.cfg.in with WITH_TRACE on: `requests()` and `registered()` read the
+    REQ/REGISTERED lines of its log, `contacts()` asks the location table over the ctl socket.
+    """
 
     name = "kamailio"
 
@@ -179,13 +204,18 @@ class Kamailio(Peer):
         workdir: Path,
         users: dict[str, str] | None = None,
         invite_auth: bool = True,
+        sha256: bool = False,
+        max_expires_s: int = 3600,
         deadline_s: float = 300,
     ) -> None:
         super().__init__(workdir)
         self.port = free_port()
         self.users = users or {"door": "secret", "flat101": "secret", "flat102": "secret"}
         self.invite_auth = invite_auth
+        self.sha256 = sha256
+        self.max_expires_s = max_expires_s
         self.deadline_s = deadline_s
+        self.ctl_socket = workdir / "kamailio_ctl"
 
     def start(self) -> Kamailio:
         require("kamailio")
@@ -202,6 +232,7 @@ class Kamailio(Peer):
                     "RUNDIR": self.workdir,
                     "MPATH": modules[0],
                     "USERS": users,
+                    "MAX_EXPIRES": self.max_expires_s,
                 },
             )
         )
@@ -220,6 +251,8 @@ class Kamailio(Peer):
         ]
         if not self.invite_auth:
             argv += ["-A", "NO_INVITE_AUTH"]
+        if self.sha256:
+            argv += ["-A", "WITH_SHA256"]
         self.spawn(argv, self.deadline_s)
         wait_for(lambda: sip_options_ping(self.port) or not self.running, 10, "kamailio to answer")
         if not self.running:
@@ -230,8 +263,53 @@ class Kamailio(Peer):
     def addr(self) -> tuple[str, int]:
         return (LOOPBACK, self.port)
 
+    def uri(self, user: str) -> str:
+        """The address of record of a user here: sip:user@127.0.0.1:port."""
+        return f"sip:{user}@{LOOPBACK}:{self.port}"
+
     def registered(self, user: str) -> bool:
         return f"REGISTERED sip:{user}@" in self.log()
+
+    def registrations(self, user: str) -> list[dict[str, str]]:
+        """The REGISTER requests it accepted for user: {contact, expires, source, transport,
+        cid}, oldest first (expires: the Expires header, "<null>" without one)."""
+        pattern = re.compile(
+            r"REGISTERED sip:" + re.escape(user) + r"@\S+ -> (\S+) expires=(\S+) "
+            r"\(([\d.]+:\d+)/(\w+)\) cid=(\S+)"
+        )
+        return [
+            {"contact": m[1], "expires": m[2], "source": m[3], "transport": m[4], "cid": m[5]}
+            for m in pattern.finditer(self.log())
+        ]
+
+    def requests(self, method: str | None = None) -> list[dict[str, str]]:
+        """The requests it received (WITH_TRACE): {method, ruri, from, source, transport, cid}."""
+        pattern = re.compile(r"REQ (\S+) (\S+) from (\S+) \(([\d.]+:\d+)/(\w+)\) cid=(\S+)")
+        found = [
+            {
+                "method": m[1],
+                "ruri": m[2],
+                "from": m[3],
+                "source": m[4],
+                "transport": m[5],
+                "cid": m[6],
+            }
+            for m in pattern.finditer(self.log())
+        ]
+        return [r for r in found if method is None or r["method"] == method]
+
+    def contacts(self, user: str) -> list[str]:
+        """The contacts bound to user now (the location table, over the ctl socket)."""
+        require("kamcmd")
+        result = subprocess.run(
+            ["kamcmd", "-s", f"unix:{self.ctl_socket}", "ul.lookup", "location", user],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        if result.returncode != 0 or "AOR not found" in result.stdout + result.stderr:
+            return []
+        return re.findall(r"Address:\s*(\S+)", result.stdout)
 
     def count(self, text: str) -> int:
         return self.log().count(text)
@@ -377,6 +455,359 @@ class Baresip(Peer):
         super().stop(grace_s)
 
 
+class Linphone(Peer):
+    """linphonec (liblinphone) as a flat phone: registers, rings, answers by itself (`-a`) or not,
+    plays a WAV and records what it hears (files sound card). Commands go to its stdin through a
+    FIFO opened read-write (a plain `<` FIFO makes it spin once the writer closes); it needs a
+    writable HOME or its core never starts."""
+
+    name = "linphonec"
+
+    def __init__(
+        self,
+        workdir: Path,
+        user: str,
+        registrar_port: int,
+        password: str = "secret",
+        auto_answer: bool = True,
+        play: Path | None = None,
+        deadline_s: float = 120,
+    ) -> None:
+        super().__init__(workdir)
+        self.user = user
+        self.password = password
+        self.registrar_port = registrar_port
+        self.auto_answer = auto_answer
+        self.play = play
+        self.deadline_s = deadline_s
+        self.sip_port = free_port()
+        self.rtp_base = free_port(50)
+        self.record = workdir / "received.wav"
+        self._fifo: int | None = None
+
+    def start(self) -> Linphone:
+        require("linphonec")
+        home = self.workdir / "home"
+        (home / ".local" / "share" / "linphone").mkdir(parents=True, exist_ok=True)
+        rc = self.workdir / "linphonerc"
+        rc.write_text(
+            render(
+                "linphonerc.in",
+                {
+                    "SIP_PORT": self.sip_port,
+                    "AUDIO_PORTS": f"{self.rtp_base}-{self.rtp_base + 19}",
+                    "VIDEO_PORTS": f"{self.rtp_base + 20}-{self.rtp_base + 34}",
+                    "TEXT_PORTS": f"{self.rtp_base + 35}-{self.rtp_base + 49}",
+                    "REGISTRAR_PORT": self.registrar_port,
+                    "USER": self.user,
+                    "PASSWORD": self.password,
+                },
+            )
+        )
+        fifo = self.workdir / "stdin"
+        if not fifo.exists():
+            os.mkfifo(fifo)
+        self._fifo = os.open(fifo, os.O_RDWR)
+        argv = ["linphonec", "-c", str(rc), "-d", "0"]
+        if self.auto_answer:
+            argv.append("-a")
+        self.spawn(argv, self.deadline_s, env={"HOME": str(home)}, stdin=self._fifo)
+        self.command("soundcard use files")
+        if self.play is not None:
+            self.command(f"play {self.play}")
+        self.command(f"record {self.record}")
+        return self
+
+    def command(self, line: str) -> None:
+        assert self._fifo is not None, "linphonec not started"
+        os.write(self._fifo, line.encode() + b"\n")
+
+    def wait_log(self, text: str, timeout: float, after: int = 0) -> int:
+        """Wait for text in the output (from offset after); returns the offset after it."""
+
+        def found() -> int | None:
+            if not self.running:
+                pytest.fail(f"linphonec exited while waiting for {text!r}:\n" + self.log()[-3000:])
+            at = self.log().find(text, after)
+            return at + len(text) if at >= 0 else None
+
+        offset: int = wait_for(found, timeout, f"linphonec to print {text!r}")
+        return offset
+
+    def wait_registered(self, timeout: float = 10) -> None:
+        def registered() -> bool:
+            self.command("status register")
+            return f"registered, identity=sip:{self.user}@" in self.log()
+
+        wait_for(registered, timeout, "linphonec to register", interval=0.3)
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        if self._fifo is not None:
+            if self.running:
+                with contextlib.suppress(OSError):
+                    self.command("quit")
+                if self.process is not None:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        self.process.wait(3)
+            os.close(self._fifo)
+            self._fifo = None
+        super().stop(grace_s)
+
+
+def intercom_program() -> str:
+    """The `intercom` console script of the running interpreter's environment."""
+    program = Path(sys.executable).parent / "intercom"
+    if not program.exists():
+        pytest.fail(f"{program} not found: install the project (make test does: pip install -e .)")
+    return str(program)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str | Path):
+        return json.dumps(str(value))  # a JSON string is a valid TOML basic string
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    raise TypeError(f"no TOML for {value!r}")
+
+
+def toml_document(sections: dict[str, dict[str, Any]]) -> str:
+    """A TOML file of tables of scalars and lists (section names may be dotted)."""
+    lines = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def merge(*configs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Configuration sections merged key by key, later ones winning."""
+    merged: dict[str, dict[str, Any]] = {}
+    for config in configs:
+        for section, values in config.items():
+            merged.setdefault(section, {}).update(values)
+    return merged
+
+
+class Firmware(Peer):
+    """The door firmware as a real process: `intercom run --config <workdir>/door.toml`.
+
+    Sim board, audio from/to WAV files, the HTTP API on a free loopback port, SIP on another.
+    `sections` are merged into the generated configuration (`{"call": {"targets": [...]}}`).
+    The board's output states go to a state file too, so the relay can be checked after the
+    process is gone. `stop()` sends SIGTERM and returns the exit code.
+    """
+
+    name = "firmware"
+
+    def __init__(
+        self,
+        workdir: Path,
+        sections: dict[str, dict[str, Any]] | None = None,
+        deadline_s: float = 120,
+    ) -> None:
+        super().__init__(workdir)
+        self.sip_port = free_port()
+        self.api_port = free_port()
+        self.rtp_base = free_port(20)
+        self.deadline_s = deadline_s
+        self.config_path = workdir / "door.toml"
+        self.speaker_path = workdir / "speaker.wav"
+        self.state_path = workdir / "outputs.json"
+        self.exit_code: int | None = None
+        config: dict[str, dict[str, Any]] = {
+            "sip": {"listen": f"{LOOPBACK}:{self.sip_port}", "domain": LOOPBACK},
+            "call": {"cooldown_s": 0, "ring_timeout_s": 20},
+            "door": {},
+            "answer": {},
+            "audio": {
+                "backend": "sim",
+                "speaker_file": str(self.speaker_path),
+                "rtp_ports": f"{self.rtp_base}-{self.rtp_base + 19}",
+            },
+            "api": {"listen": f"{LOOPBACK}:{self.api_port}"},
+            "log": {"level": "debug"},
+            "hardware.sim": {"state_file": str(self.state_path)},
+        }
+        self.config = merge(config, sections or {})
+
+    def start(self) -> Firmware:
+        self.config_path.write_text(toml_document(self.config))
+        self.spawn([intercom_program(), "run", "--config", str(self.config_path)], self.deadline_s)
+
+        def up() -> dict[str, Any] | None:
+            if not self.running:
+                pytest.fail("the firmware exited at start:\n" + self.log()[-3000:])
+            try:
+                return self.status()
+            except OSError:
+                return None
+
+        wait_for(up, 15, "the firmware's HTTP API")
+        return self
+
+    # -- the HTTP API ------------------------------------------------------------------------
+    def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """(HTTP status, JSON body) of one API request."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"http://{LOOPBACK}:{self.api_port}{path}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"} if data is not None else {},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def status(self) -> dict[str, Any]:
+        code, body = self.api("GET", "/api/status")
+        assert code == 200, body
+        status: dict[str, Any] = body
+        return status
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        code, answer = self.api("POST", path, body if body is not None else {})
+        assert code == 200, f"POST {path}: {code} {answer}"
+        result: dict[str, Any] = answer
+        return result
+
+    def click(self) -> dict[str, Any]:
+        """Press and release the call button (the sim board's input)."""
+        return self.post("/api/sim/button", {"action": "click"})
+
+    def hangup(self) -> dict[str, Any]:
+        return self.post("/api/hangup")
+
+    def outputs(self) -> list[dict[str, Any]]:
+        """Every output change so far: {at_ms, name, active} (at_ms on the firmware's clock)."""
+        code, body = self.api("GET", "/api/sim/outputs")
+        assert code == 200, body
+        history: list[dict[str, Any]] = body["history"]
+        return history
+
+    def relay_pulses(self) -> list[tuple[float, float | None]]:
+        """(on_ms, off_ms or None while on) of every relay pulse in the output history."""
+        pulses: list[tuple[float, float | None]] = []
+        for change in self.outputs():
+            if change["name"] != "relay":
+                continue
+            if change["active"]:
+                pulses.append((change["at_ms"], None))
+            elif pulses and pulses[-1][1] is None:
+                pulses[-1] = (pulses[-1][0], change["at_ms"])
+        return pulses
+
+    def door_state(self) -> str:
+        state: str = self.status()["door"]["state"]
+        return state
+
+    def wait_door(self, state: str, timeout: float) -> dict[str, Any]:
+        status: dict[str, Any] = wait_for(
+            lambda: (s := self.status())["door"]["state"] == state and s,
+            timeout,
+            f"the door to be {state}",
+        )
+        return status
+
+    def wait_registration(self, state: str, timeout: float) -> dict[str, Any]:
+        registration: dict[str, Any] = wait_for(
+            lambda: (r := self.status()["registration"])["state"] == state and r,
+            timeout,
+            f"the registration to be {state}",
+        )
+        return registration
+
+    @property
+    def uri(self) -> str:
+        """The door's own address (for calls straight to it)."""
+        user = self.config["sip"].get("user", "door")
+        return f"sip:{user}@{LOOPBACK}:{self.sip_port}"
+
+    def board_state(self) -> dict[str, Any]:
+        """The sim board's state file: {pid, updated_ms, outputs, inputs} (also after exit)."""
+        state: dict[str, Any] = json.loads(self.state_path.read_text())
+        return state
+
+    def stop(self, grace_s: float = 10.0) -> int | None:
+        """SIGTERM (to `timeout`, which hands it on), wait; the exit code (None if killed)."""
+        if self.process is not None and self.exit_code is None:
+            if self.process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.process.pid, signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.process.wait(grace_s)
+            self.exit_code = self.process.poll()
+        super().stop()
+        return self.exit_code
+
+
+# -- the firmware tests' set-up: a PBX with these users, flats on baresip, the door -------------
+
+PASSWORD = "secret"
+USERS = {name: PASSWORD for name in ("door", "flat101", "flat102", "flat103", "mallory")}
+
+
+def flat_account(pbx: Kamailio, user: str, answermode: str = "auto") -> str:
+    """A baresip account line registering user at the PBX (G.711, 20 ms)."""
+    return (
+        f"<sip:{user}@{LOOPBACK}:{pbx.port}>;auth_pass={PASSWORD};answermode={answermode};"
+        "audio_codecs=PCMU,PCMA;regint=300;ptime=20"
+    )
+
+
+def start_flat(
+    stack: contextlib.ExitStack,
+    workdir: Path,
+    pbx: Kamailio,
+    user: str,
+    source: Path,
+    answermode: str = "auto",
+) -> Baresip:
+    """A baresip flat phone, registered at the PBX, playing source."""
+    phone = stack.enter_context(
+        Baresip(workdir / user, flat_account(pbx, user, answermode), f"aufile,{source}", 90)
+    )
+    phone.start()
+    phone.wait_registered()
+    return phone
+
+
+def start_door(
+    stack: contextlib.ExitStack,
+    workdir: Path,
+    pbx: Kamailio | None,
+    sections: dict[str, dict[str, Any]],
+) -> Firmware:
+    """The firmware, registered at the PBX (when there is one) and up."""
+    base: dict[str, dict[str, Any]] = {}
+    if pbx is not None:
+        base["sip"] = {
+            "register": True,
+            "password": PASSWORD,
+            "registrar": f"{LOOPBACK}:{pbx.port}",
+        }
+    door = stack.enter_context(Firmware(workdir / "door", merge(base, sections), deadline_s=90))
+    door.start()
+    if pbx is not None:
+        door.wait_registration("REGISTERED", 10)
+    return door
+
+
+def stop_door(door: Firmware) -> None:
+    """SIGTERM: the firmware must exit 0 with the strike released."""
+    code = door.stop()
+    assert code == 0, f"exit code {code}:\n" + door.log()[-3000:]
+    assert door.board_state()["outputs"]["relay"] is False
+    assert "Traceback" not in door.log(), door.log()[-3000:]
+
+
 @contextlib.contextmanager
 def peers(*started: Peer) -> Iterator[tuple[Peer, ...]]:
     """Stop the peers in reverse order (phones before the registrar they unregister from)."""
@@ -387,29 +818,70 @@ def peers(*started: Peer) -> Iterator[tuple[Peer, ...]]:
             peer.stop()
 
 
-def sipp(
-    args: Sequence[str], workdir: Path, timeout_s: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """Run sipp to completion (bounded): -i 127.0.0.1, explicit ports, no stdin."""
-    require("sipp")
-    pcap = workdir / "pcap"
-    if not pcap.exists():
-        pcap.symlink_to("/usr/share/sip-tester")
-    argv = [
-        "timeout",
-        "-k",
-        "5",
-        str(int(timeout_s)),
-        "sipp",
-        "-i",
-        LOOPBACK,
-        "-nostdin",
-        "-timeout",
-        str(int(timeout_s) - 5),
-        "-timeout_error",
-        *args,
-    ]
-    return subprocess.run(argv, cwd=workdir, capture_output=True, text=True, timeout=timeout_s + 10)
+class Sipp(Peer):
+    """SIPp, bounded: -i 127.0.0.1, its own SIP, control and media ports, no stdin, a global
+    timeout. `start(args)` runs it in the background, `wait()` returns its exit code (0: every
+    call succeeded, 1: some failed, 255: timeout or fatal); `run(args)` does both."""
+
+    name = "sipp"
+
+    def __init__(self, workdir: Path, deadline_s: float = 60) -> None:
+        super().__init__(workdir)
+        self.deadline_s = deadline_s
+        self.port = free_port()
+        self.control_port = free_port()
+        self.media_port = free_port(4)  # RTP echo binds media_port and media_port + 2
+
+    def start(self, args: Sequence[str]) -> Sipp:
+        require("sipp")
+        pcap = self.workdir / "pcap"
+        if not pcap.exists():
+            pcap.symlink_to("/usr/share/sip-tester")
+        argv = [
+            "sipp",
+            "-i",
+            LOOPBACK,
+            "-p",
+            str(self.port),
+            "-cp",
+            str(self.control_port),
+            "-mp",
+            str(self.media_port),
+            "-nostdin",
+            "-timeout",
+            str(int(self.deadline_s) - 5),
+            "-timeout_error",
+            "-trace_err",
+            *args,
+        ]
+        self.spawn(argv, self.deadline_s)
+        return self
+
+    def wait_listening(self, timeout: float = 5) -> None:
+        """Until its SIP port is bound (an OPTIONS would count as a failed call of its scenario)."""
+
+        def bound() -> bool:
+            if not self.running:
+                pytest.fail("sipp exited:\n" + self.log()[-3000:])
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                try:
+                    probe.bind((LOOPBACK, self.port))
+                except OSError:
+                    return True
+            return False
+
+        wait_for(bound, timeout, "sipp to listen")
+
+    def wait(self, timeout: float | None = None) -> int:
+        assert self.process is not None, "sipp not started"
+        return self.process.wait(self.deadline_s + 10 if timeout is None else timeout)
+
+    def run(self, args: Sequence[str]) -> int:
+        return self.start(args).wait()
+
+    def errors(self) -> str:
+        """What -trace_err wrote (unexpected messages, retransmissions, timeouts)."""
+        return "".join(p.read_text(errors="replace") for p in self.workdir.glob("*_errors.log"))
 
 
 def make_wav(path: Path, *effect: str, seconds: float = 60) -> Path:

@@ -1,14 +1,14 @@
 """The digest client against a real Kamailio: REGISTER (401) and MESSAGE (407) over UDP.
 
-Kamailio runs on 127.0.0.1 with a port picked at run time, from
-tests/data/interop/kamailio-digest.cfg.in; one instance challenges with MD5, one with SHA-256.
+Kamailio runs on 127.0.0.1 with a port picked at run time, from tests/data/interop/kamailio.cfg.in
+(peers.Kamailio): user door is challenged without qop, doorqop with qop=auth; one instance
+challenges with MD5, one with SHA-256 (-A WITH_SHA256).
 The requests are written by hand here so that this test depends on nothing but firmware.core.md5
 and firmware.core.sip.auth. Without kamailio the test is skipped (it fails when CI is set).
 qop=auth-int is not tried: Kamailio's auth module does not hash the body when it checks one
 (auth_check_response() hands calc_response() an unfilled H(entity-body)).
 """
 
-import glob
 import hashlib
 import itertools
 import socket
@@ -18,15 +18,7 @@ import pytest
 from firmware.core.md5 import md5_hex
 from firmware.core.sip.auth import DigestClient, parse_challenge
 from tests.core.support import FakeRandom
-from tests.interop.peers import (
-    LOOPBACK,
-    Peer,
-    free_port,
-    render,
-    require,
-    sip_options_ping,
-    wait_for,
-)
+from tests.interop.peers import LOOPBACK, Kamailio
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
 
@@ -34,43 +26,19 @@ HASHES = {"MD5": md5_hex, "SHA-256": lambda data: hashlib.sha256(data).hexdigest
 _sequence = itertools.count(1)
 
 
-class DigestKamailio(Peer):
-    name = "kamailio"
-
-    def __init__(self, workdir, sha256):
-        super().__init__(workdir)
-        self.port = free_port()
-        self.sha256 = sha256
-
-    def start(self):
-        require("kamailio")
-        modules = glob.glob("/usr/lib/*/kamailio/modules/")
-        if not modules:
-            pytest.fail("kamailio modules directory not found")
-        config = self.workdir / "kamailio.cfg"
-        config.write_text(
-            render("kamailio-digest.cfg.in", {"PORT": self.port, "MPATH": modules[0]})
-        )
-        argv = ["kamailio", "-f", str(config), "-DD", "-E", "-Y", str(self.workdir)]
-        argv += ["-P", str(self.workdir / "kamailio.pid")]
-        if self.sha256:
-            argv += ["-A", "WITH_SHA256"]
-        self.spawn(argv, deadline_s=120)
-        wait_for(lambda: sip_options_ping(self.port) or not self.running, 10, "kamailio")
-        if not self.running:
-            pytest.fail("kamailio did not start:\n" + self.log()[-3000:])
-        return self
+USERS = {"door": "secret", "doorqop": "secret"}  # kamailio.cfg.in: *qop users get qop=auth
 
 
 @pytest.fixture(scope="module")
 def kamailio(tmp_path_factory):
-    with DigestKamailio(tmp_path_factory.mktemp("kam-md5"), sha256=False) as peer:
+    with Kamailio(tmp_path_factory.mktemp("kam-md5"), USERS, deadline_s=120) as peer:
         yield peer.start()
 
 
 @pytest.fixture(scope="module")
 def kamailio_sha256(tmp_path_factory):
-    with DigestKamailio(tmp_path_factory.mktemp("kam-sha256"), sha256=True) as peer:
+    kam = Kamailio(tmp_path_factory.mktemp("kam-sha256"), USERS, sha256=True, deadline_s=120)
+    with kam as peer:
         yield peer.start()
 
 

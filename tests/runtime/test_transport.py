@@ -81,9 +81,10 @@ def test_tcp_partial_writes_and_framing_error_closes() -> None:
 
 
 @pytest.mark.timeout(20)
-def test_send_to_unreachable_tcp_peer_does_not_raise() -> None:
+def test_send_to_unreachable_tcp_peer_does_not_raise_and_reports_the_failure() -> None:
     async def scenario() -> None:
-        transport = SipTransport(Inbox())
+        failures: list[tuple[Addr, str]] = []
+        transport = SipTransport(Inbox(), lambda addr, kind: failures.append((addr, kind)))
         await transport.start("127.0.0.1", 0)
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
@@ -92,6 +93,14 @@ def test_send_to_unreachable_tcp_peer_does_not_raise() -> None:
             transport.send(OPTIONS, ("127.0.0.1", closed_port), "tcp")
             await asyncio.sleep(0.2)
             assert transport._connections == {}
+            # For the agent's transport_failed: the address as the agent gave it.
+            assert failures == [(("127.0.0.1", closed_port), "tcp")]
+            transport.send(OPTIONS, ("no-such-host.invalid", 5060), "udp")
+            for _ in range(100):  # a name that does not resolve (RFC 6761), however slowly
+                if len(failures) > 1:
+                    break
+                await asyncio.sleep(0.05)
+            assert failures[1:] == [(("no-such-host.invalid", 5060), "udp")]
         finally:
             await transport.close()
 

@@ -399,6 +399,17 @@ class ServerTransaction(Transaction):
             self.terminate()
 
 
+def _finished_rank(txn):
+    """1: a server transaction that only absorbs retransmissions (a non-INVITE one COMPLETED, an
+    INVITE one CONFIRMED); 2: an INVITE server transaction re-sending its failure until the ACK;
+    0: anything else (still working, or a client transaction)."""
+    if txn.is_client:
+        return 0
+    if txn.state == CONFIRMED or (txn.state == COMPLETED and not txn.is_invite):
+        return 1
+    return 2 if txn.state == COMPLETED else 0
+
+
 class TransactionLayer:
     """Every transaction of one user agent; bounded number of server transactions."""
 
@@ -448,7 +459,21 @@ class TransactionLayer:
         return txn if txn is not None and txn.is_invite else None
 
     def is_full(self):
-        return len(self._server) >= self.max_server_transactions
+        """True when the server table holds max_server_transactions that still have work to do.
+
+        At the bound, the oldest transaction that has sent its final response (COMPLETED, or an
+        INVITE's CONFIRMED) is ended early to make room: such a transaction only absorbs
+        retransmissions (and an INVITE's re-sends its failure until the ACK). Without this a
+        burst of requests, a scanner's OPTIONS say, would get every new request, the PBX's
+        INVITE or the flat's BYE among them, a 503 for 64*T1."""
+        if len(self._server) < self.max_server_transactions:
+            return False
+        for rank in (1, 2):  # first those that only absorb retransmissions
+            for txn in self._order:
+                if _finished_rank(txn) == rank:
+                    txn.terminate()
+                    return False
+        return True
 
     def create_server(self, request, addr, transport, now_ms):
         """A new server transaction for request from addr. Check is_full() first."""
