@@ -188,11 +188,15 @@ class Relay:
                 raise
             self._energised = True
             self._began_ms = now_ms
-            self._on_event(RelaySwitched(now_ms, True, COMMAND))
+            switched = True
+        else:
+            switched = False
         if self._timer is not None:
             self._timer.cancel()
         self._off_at_ms = off_at_ms
         self._timer = self._scheduler.call_later((off_at_ms - now_ms) / 1000.0, self._pulse_ended)
+        if switched:  # after the deadline is set, so listeners can read `off_at_ms`
+            self._on_event(RelaySwitched(now_ms, True, COMMAND))
         return round(off_at_ms - now_ms)
 
     def on(self) -> int:

@@ -295,7 +295,9 @@ class Firmware(Station):
         log.info("relay %s (%s)", "on" if event.energised else "off", event.reason)
         door_led = self.hal.leds.get("door")
         if door_led is not None:
-            door_led.show(LED_PATTERNS["ON" if event.energised else "OFF"])
+            pattern = "ON" if event.energised else "OFF"
+            door_led.show(LED_PATTERNS[pattern])
+            self.bus.publish("output", name="door", value=pattern)
         if self._relay_watchdog is not None:
             self._relay_watchdog.cancel()
             self._relay_watchdog = None
@@ -415,10 +417,10 @@ class Firmware(Station):
             if not granted:
                 log.warning("relay pulse of %d ms refused (resting or no relay)", command.pulse_ms)
         elif isinstance(command, door_core.SetLed):
-            for name, led in self.hal.leds.items():
+            for name, led in sorted(self.hal.leds.items()):
                 if name != "door":
                     led.show(LED_PATTERNS[command.state])
-            self.bus.publish("output", name="led", value=command.state)
+                    self.bus.publish("output", name=name, value=command.state)
         elif isinstance(command, door_core.PlayTone):
             self.pump.player.play(command.name)
             self.pump.wake()
@@ -442,6 +444,9 @@ class Firmware(Station):
         elif isinstance(command, door_core.InputIgnored):
             self._ignored[command.source] = command.reason
             log.info("%s ignored: %s", command.source, command.reason)
+            self.bus.publish(
+                "log", level="warning", text=f"{command.source} ignored: {command.reason}"
+            )
         else:
             log.error("unknown door command %r", command)
 
