@@ -55,6 +55,7 @@ after `max_call_s`, on the peer's BYE, or when the media core reports no RTP (`M
 
 from firmware.core.dtmf import DIGITS
 from firmware.core.media import DtmfReceived, MediaTimedOut
+from firmware.core.record import Record
 from firmware.core.sip.events import (
     DISABLED,
     REGISTERED,
@@ -113,33 +114,16 @@ BUSY_TONE_MS = 3000
 HOUR_MS = 3600 * 1000
 
 
-class _Record:
-    _fields = ()  # field names in constructor order, as in sip/events.py
-
-    def _values(self):
-        return tuple(getattr(self, name) for name in self._fields)
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self._values() == other._values()
-
-    def __ne__(self, other):
-        return not self.__eq__(other)
-
-    def __repr__(self):
-        fields = ", ".join("%s=%r" % (n, getattr(self, n)) for n in self._fields)
-        return "%s(%s)" % (type(self).__name__, fields)
-
-
 # -- inputs ---------------------------------------------------------------------------------------
 
 
-class ButtonPressed(_Record):
+class ButtonPressed(Record):
     """The call button was pressed (debounced by the HAL)."""
 
     _fields = ()
 
 
-class DoorSensorChanged(_Record):
+class DoorSensorChanged(Record):
     """The door sensor reports the door open (True) or closed (False)."""
 
     _fields = ("is_open",)
@@ -148,7 +132,7 @@ class DoorSensorChanged(_Record):
         self.is_open = is_open
 
 
-class DoorOpenRequested(_Record):
+class DoorOpenRequested(Record):
     """The HTTP API asks to open the door; source names who asked (e.g. "http:panel")."""
 
     _fields = ("source",)
@@ -157,7 +141,7 @@ class DoorOpenRequested(_Record):
         self.source = source
 
 
-class CallRequested(_Record):
+class CallRequested(Record):
     """The HTTP API asks to call the targets, as a button press does."""
 
     _fields = ("source",)
@@ -166,7 +150,7 @@ class CallRequested(_Record):
         self.source = source
 
 
-class HangupRequested(_Record):
+class HangupRequested(Record):
     """The HTTP API asks to end the call (or the attempt) in progress."""
 
     _fields = ("source",)
@@ -178,7 +162,7 @@ class HangupRequested(_Record):
 # -- outputs --------------------------------------------------------------------------------------
 
 
-class PulseRelay(_Record):
+class PulseRelay(Record):
     """Energise the door strike for pulse_ms (the runtime caps it at the board's limit)."""
 
     _fields = ("pulse_ms",)
@@ -187,7 +171,7 @@ class PulseRelay(_Record):
         self.pulse_ms = pulse_ms
 
 
-class SetLed(_Record):
+class SetLed(Record):
     """Show a door state on the LEDs: IDLE REGISTERED CALLING IN_CALL DOOR_OPEN ERROR."""
 
     _fields = ("state",)
@@ -196,7 +180,7 @@ class SetLed(_Record):
         self.state = state
 
 
-class PlayTone(_Record):
+class PlayTone(Record):
     """Play a tone to the visitor (and into the call): RINGBACK, BUSY or CONFIRM."""
 
     _fields = ("name",)
@@ -205,13 +189,13 @@ class PlayTone(_Record):
         self.name = name
 
 
-class StopTone(_Record):
+class StopTone(Record):
     """Stop the ringback or busy tone."""
 
     _fields = ()
 
 
-class DoorUnlocked(_Record):
+class DoorUnlocked(Record):
     """The strike was pulsed (the log of every opening). by: the peer's URI (DTMF) or the
     request's source (HTTP); method: DTMF or HTTP; call_id: the call the code came in, or None.
     Not "DoorOpened": that is the HAL's door-contact event, and a door can be unlocked and stay
@@ -225,7 +209,7 @@ class DoorUnlocked(_Record):
         self.call_id = call_id
 
 
-class CodeRejected(_Record):
+class CodeRejected(Record):
     """A code entry did not open: reason WRONG_CODE or LOCKED_OUT; attempts_left until the
     lockout (0: locked now)."""
 
@@ -238,7 +222,7 @@ class CodeRejected(_Record):
         self.attempts_left = attempts_left
 
 
-class InputIgnored(_Record):
+class InputIgnored(Record):
     """A press or request had no effect: source BUTTON or the request's source; reason one of
     IN_PROGRESS COOLDOWN RATE_LIMITED NO_TARGETS NO_CALL (for the log, and the API's 409)."""
 

@@ -51,6 +51,7 @@ Methods:
 """
 
 from firmware.core import dtmf, g711, jitter, plc, rtcp, rtp
+from firmware.core.record import Record
 
 FRAME_SAMPLES = 160  # the audio pump's 20 ms
 FRAME_BYTES = 2 * FRAME_SAMPLES
@@ -70,24 +71,7 @@ _SILENCE = bytes(FRAME_BYTES)
 # -- events ----------------------------------------------------------------------------------------
 
 
-class _Event:
-    _fields = ()  # in constructor order: equality and repr
-
-    def _values(self):
-        return tuple(getattr(self, name) for name in self._fields)
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self._values() == other._values()
-
-    def __ne__(self, other):
-        return not self.__eq__(other)
-
-    def __repr__(self):
-        fields = ", ".join("%s=%r" % (n, getattr(self, n)) for n in self._fields)
-        return "%s(%s)" % (type(self).__name__, fields)
-
-
-class DtmfReceived(_Event):
+class DtmfReceived(Record):
     """A key press from the peer; source is dtmf.SOURCE_RFC4733, SOURCE_INFO or SOURCE_INBAND."""
 
     _fields = ("digit", "source")
@@ -97,7 +81,7 @@ class DtmfReceived(_Event):
         self.source = source
 
 
-class MediaTimedOut(_Event):
+class MediaTimedOut(Record):
     """Nothing (RTP or RTCP) came from the peer for idle_ms: the call is probably dead."""
 
     _fields = ("idle_ms",)
@@ -106,7 +90,7 @@ class MediaTimedOut(_Event):
         self.idle_ms = idle_ms
 
 
-class RemoteAddressLearned(_Event):
+class RemoteAddressLearned(Record):
     """The peer's media comes from addr (symmetric RTP): we now send there; channel rtp/rtcp."""
 
     _fields = ("channel", "addr", "previous")
@@ -117,7 +101,7 @@ class RemoteAddressLearned(_Event):
         self.previous = previous
 
 
-class RemoteSsrcChanged(_Event):
+class RemoteSsrcChanged(Record):
     """The peer's stream restarted with another SSRC (the jitter buffer started over)."""
 
     _fields = ("ssrc", "previous")
@@ -127,7 +111,7 @@ class RemoteSsrcChanged(_Event):
         self.previous = previous
 
 
-class RtcpByeReceived(_Event):
+class RtcpByeReceived(Record):
     """The peer said goodbye in RTCP (the SIP BYE is what ends the call)."""
 
     _fields = ("ssrc", "reason")
@@ -137,7 +121,7 @@ class RtcpByeReceived(_Event):
         self.reason = reason
 
 
-class PacketDropped(_Event):
+class PacketDropped(Record):
     """Datagrams were dropped; count is how many for this reason since the last such event."""
 
     _fields = ("channel", "reason", "addr", "count")

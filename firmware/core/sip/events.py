@@ -4,40 +4,24 @@ Plain data classes, importable without the agent (the door controller and the ru
 Two objects of the same class with the same fields compare equal, so tests can assert on them.
 """
 
-
-class _Record:
-    _fields = ()  # field names in constructor order (not __slots__: MicroPython ignores those)
-
-    def _values(self):
-        return tuple(getattr(self, name) for name in self._fields)
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self._values() == other._values()
-
-    def __ne__(self, other):
-        return not self.__eq__(other)
-
-    def __repr__(self):
-        fields = ", ".join("%s=%r" % (n, getattr(self, n)) for n in self._fields)
-        return "%s(%s)" % (type(self).__name__, fields)
-
+from firmware.core.record import Record
 
 # -- commands -------------------------------------------------------------------------------------
 
 
-class Register(_Record):
+class Register(Record):
     """Register with the configured registrar and keep the binding refreshed."""
 
     _fields = ()
 
 
-class Unregister(_Record):
+class Unregister(Record):
     """Remove the binding (REGISTER with Expires: 0) and stop refreshing."""
 
     _fields = ()
 
 
-class PlaceCall(_Record):
+class PlaceCall(Record):
     """Call target (a SIP URI, or a user name at the configured domain); our RTP at rtp_addr.
 
     `UserAgent.send` returns the call's call_id (the SIP Call-ID; chosen for us when None)."""
@@ -50,7 +34,7 @@ class PlaceCall(_Record):
         self.call_id = call_id
 
 
-class Ring(_Record):
+class Ring(Record):
     """Tell the caller of an incoming call that we are alerting (180 Ringing)."""
 
     _fields = ("call_id",)
@@ -59,7 +43,7 @@ class Ring(_Record):
         self.call_id = call_id
 
 
-class Answer(_Record):
+class Answer(Record):
     """Answer an incoming call (200 OK with our SDP answer); our RTP at rtp_addr."""
 
     _fields = ("call_id", "rtp_addr")
@@ -69,7 +53,7 @@ class Answer(_Record):
         self.rtp_addr = rtp_addr
 
 
-class Reject(_Record):
+class Reject(Record):
     """Refuse an incoming call with a final status: 486 Busy Here, 480, 603 Decline, 488..."""
 
     _fields = ("call_id", "status")
@@ -79,7 +63,7 @@ class Reject(_Record):
         self.status = status
 
 
-class Hangup(_Record):
+class Hangup(Record):
     """End a call: CANCEL before the answer, BYE after it, 480 for an unanswered incoming call."""
 
     _fields = ("call_id",)
@@ -88,7 +72,7 @@ class Hangup(_Record):
         self.call_id = call_id
 
 
-class Reinvite(_Record):
+class Reinvite(Record):
     """Send a re-INVITE with a new offer: direction "sendrecv", "sendonly" (hold) or "inactive"."""
 
     _fields = ("call_id", "direction")
@@ -98,7 +82,7 @@ class Reinvite(_Record):
         self.direction = direction
 
 
-class Shutdown(_Record):
+class Shutdown(Record):
     """Hang up every call and unregister; the agent then refuses new calls."""
 
     _fields = ()
@@ -127,7 +111,7 @@ MEDIA_FAILED = "media_failed"  # the 200 OK carried no usable SDP answer: ACK an
 DIALOG_GONE = "dialog_gone"  # an in-dialog request got 481: the peer forgot the call
 
 
-class RegistrationChanged(_Record):
+class RegistrationChanged(Record):
     """The registration state changed. status: the SIP status that caused it (None for timeouts,
     commands); expires_s: the lifetime the registrar granted (REGISTERED) or None."""
 
@@ -140,7 +124,7 @@ class RegistrationChanged(_Record):
         self.expires_s = expires_s
 
 
-class IncomingCall(_Record):
+class IncomingCall(Record):
     """An INVITE arrived. caller: the From address of record ("sip:601@fritz.box");
     display_name: From's display name or None; remote_addr: where the INVITE came from;
     media: the MediaParams we would answer with (None when the INVITE carried no offer)."""
@@ -155,7 +139,7 @@ class IncomingCall(_Record):
         self.display_name = display_name
 
 
-class CallRinging(_Record):
+class CallRinging(Record):
     """Our call is alerting (180) or has early media (183 with SDP: media is set)."""
 
     _fields = ("call_id", "status", "media")
@@ -166,7 +150,7 @@ class CallRinging(_Record):
         self.media = media
 
 
-class CallAnswered(_Record):
+class CallAnswered(Record):
     """The call is established (our call got 2xx and was ACKed, or we sent 200 to theirs)."""
 
     _fields = ("call_id", "media")
@@ -176,7 +160,7 @@ class CallAnswered(_Record):
         self.media = media
 
 
-class CallMediaChanged(_Record):
+class CallMediaChanged(Record):
     """A re-INVITE changed the stream (hold, resume, new address or codec)."""
 
     _fields = ("call_id", "media")
@@ -186,7 +170,7 @@ class CallMediaChanged(_Record):
         self.media = media
 
 
-class InfoReceived(_Record):
+class InfoReceived(Record):
     """An in-dialog INFO (for example application/dtmf-relay); body is bytes."""
 
     _fields = ("call_id", "content_type", "body")
@@ -197,7 +181,7 @@ class InfoReceived(_Record):
         self.body = body
 
 
-class CallEnded(_Record):
+class CallEnded(Record):
     """The call is over; reason is one of the constants above, status the SIP status or None."""
 
     _fields = ("call_id", "reason", "status")
@@ -208,7 +192,7 @@ class CallEnded(_Record):
         self.status = status
 
 
-class MessageDropped(_Record):
+class MessageDropped(Record):
     """Network input that was logged and dropped (malformed, unmatched, not for us)."""
 
     _fields = ("reason", "addr")
