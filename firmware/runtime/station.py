@@ -85,7 +85,7 @@ class Station:
     ) -> None:
         """Bind SIP (UDP+TCP) and build the agent, the RTP port pool and the audio pump."""
         self.loop = asyncio.get_running_loop()
-        self.sip = SipTransport(self._on_datagram, self._on_send_failed)
+        self.sip = SipTransport(self._on_datagram, self._on_send_failed, self._on_connection_lost)
         bound = await self.sip.start(*bind)
         self.local_addr = (advertised_host, bound[1])
         self.agent = UserAgent(
@@ -132,6 +132,12 @@ class Station:
             tracer("in", data, addr)
         self.agent.receive(data, addr, self.now_ms(), transport)
         self.process()
+
+    def _on_connection_lost(self, addr: Addr, transport: str) -> None:
+        """A TCP connection closed: if our registration lives on it, the agent registers again."""
+        if self.agent is not None:
+            self.agent.connection_lost(addr, transport, self.now_ms())
+            self.process()
 
     def _on_send_failed(self, addr: Addr, transport: str) -> None:
         """A send could not be done (DNS, TCP refused): the transactions to addr fail now."""

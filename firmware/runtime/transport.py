@@ -49,6 +49,7 @@ class _TcpConnection(asyncio.Protocol):
         self.framer = StreamFramer()
         self.transport: asyncio.Transport | None = None
         self.peer: Addr | None = None
+        self.aliases: set[Addr] = set()  # the names we reached it by (a registrar's host name)
         self.idle: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -90,14 +91,23 @@ class _TcpConnection(asyncio.Protocol):
             self.idle.cancel()
         if self.peer is not None and self.owner._connections.get(self.peer) is self:
             del self.owner._connections[self.peer]
+        if self.owner.on_closed is not None and self.peer is not None:
+            for addr in sorted({self.peer, *self.aliases}):
+                self.owner.on_closed(addr, "tcp")
 
 
 class SipTransport:
     """UDP and TCP on the same local host:port."""
 
-    def __init__(self, on_message: OnMessage, on_failure: OnFailure | None = None) -> None:
+    def __init__(
+        self,
+        on_message: OnMessage,
+        on_failure: OnFailure | None = None,
+        on_closed: OnFailure | None = None,
+    ) -> None:
         self.on_message = on_message
         self.on_failure = on_failure
+        self.on_closed = on_closed  # a stream connection ended: (peer addr, "tcp")
         self.local: Addr | None = None
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp_server: asyncio.Server | None = None
@@ -171,6 +181,7 @@ class SipTransport:
                 self._udp.sendto(data, (host, addr[1]))
             else:
                 connection = await self._connect((host, addr[1]))
+                connection.aliases.add(addr)
                 connection.send(data)
         except OSError as exc:
             log.warning("cannot send to %s:%s over %s: %s", addr[0], addr[1], transport, exc)

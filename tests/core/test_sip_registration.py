@@ -230,3 +230,24 @@ def test_granted_lifetime_from_contact_expires_then_expires_header():
         reg.response(reg.next_cseq(), response, 0, ours)
         assert reg.granted_s == granted, headers
         assert reg.state == REGISTERED
+
+
+def test_a_broken_tcp_connection_to_the_registrar_registers_again_soon():
+    net = Network()
+    registrar = net.add(PBX, Registrar(PBX))
+    door = net.agent(
+        DOOR, seed=7, registrar="sip:192.0.2.1;transport=tcp", password="secret", expires_s=600
+    )
+    net.send(DOOR, Register())
+    net.run_for(1000)
+    assert door.registration.state == REGISTERED
+    count = len(registrar.received)
+    refresh_at = door.next_deadline()
+    door.connection_lost(("192.0.2.99", 5060), "tcp", net.now_ms)  # another peer
+    door.connection_lost(PBX, "udp", net.now_ms)  # not a connection
+    assert door.next_deadline() == refresh_at
+    door.connection_lost(PBX, "tcp", net.now_ms)
+    assert door.next_deadline() <= net.now_ms + 1500
+    net.run_for(2000)
+    assert len(registrar.received) == count + 1  # the cached nonce is reused: no new 401
+    assert door.registration.state == REGISTERED

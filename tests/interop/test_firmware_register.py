@@ -119,3 +119,20 @@ def test_registers_with_sha256_digest_and_qop(stack, tmp_path):
     assert pbx.contacts("doorqop") == [f"sip:doorqop@127.0.0.1:{door.sip_port};transport=udp"]
     stop_door(door)
     assert pbx.contacts("doorqop") == []
+
+
+def test_a_pbx_restart_breaks_the_tcp_connection_and_the_door_registers_again(stack, tmp_path):
+    """Kamailio forgets its bindings when it restarts. Over TCP the door sees its connection
+    close and registers again within seconds, instead of being unreachable until its next
+    refresh (150 s with the default 300 s lifetime)."""
+    pbx = stack.enter_context(Kamailio(tmp_path / "pbx", USERS, deadline_s=120))
+    pbx.start()
+    door = start_door(stack, tmp_path, pbx, {"sip": {"transport": "tcp", "expires": 300}})
+    contact = f"sip:door@127.0.0.1:{door.sip_port};transport=tcp"
+    assert pbx.contacts("door") == [contact]
+    pbx.stop()
+    pbx.start()
+    assert pbx.contacts("door") == []
+    wait_for(lambda: pbx.contacts("door") == [contact], 5, "the door to register again")
+    assert door.status()["registration"]["state"] == "REGISTERED"
+    stop_door(door)

@@ -268,6 +268,16 @@ class UserAgent:
         self._layer.transport_failed(addr, transport)
         self._dispatch()
 
+    def connection_lost(self, addr, transport, now_ms):
+        """A stream connection to addr closed. If our binding lives on it, register again."""
+        self.now_ms = now_ms
+        if self._reg is not None and transport != "udp":
+            first_hop = self._proxy if self._proxy is not None else self._registrar
+            dest, dest_transport = uri_destination(first_hop, self.config.transport)
+            if dest_transport == transport and tuple(dest) == tuple(addr):
+                self._reg.flow_lost(now_ms)
+        self._dispatch()
+
     # -- commands -------------------------------------------------------------------------------
     def _cmd_register(self, command):
         if self._reg is None:

@@ -34,6 +34,10 @@ BACKOFF_MAX_MS = 300000
 RETRY_AFTER_MAX_S = 3600
 
 
+# After the registrar's TCP connection breaks (RFC 5626 section 4.4.1, in spirit): re-register.
+FLOW_RECOVERY_MS = 500
+
+
 class Registration:
     def __init__(self, expires_s, rng, call_id, from_tag, margin_ms=32000):
         if expires_s <= 0:
@@ -90,6 +94,13 @@ class Registration:
         if not self.wanted or self.sent_expires is not None:
             return None
         return self._attempt(self.state if self.state == REGISTERED else REGISTERING)
+
+    def flow_lost(self, now_ms):
+        """The connection the binding lives on broke (a registrar restart loses its bindings
+        with it): register again soon, spread by up to a second so restarts do not storm."""
+        if not self.wanted or self.sent_expires is not None or self.state != REGISTERED:
+            return
+        self._deadline = now_ms + FLOW_RECOVERY_MS + (self.rng.getrandbits(10) % 1000)
 
     # -- outcomes ------------------------------------------------------------------------------
     def response(self, cseq, response, now_ms, contact_uri):
