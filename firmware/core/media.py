@@ -178,6 +178,7 @@ class MediaStream:
         self._plc = plc.Concealer()
         self._detector = dtmf.DtmfDetector() if detect_inband_dtmf else None
         self._rfc4733_rx = dtmf.Rfc4733Receiver()
+        self._last_event_slot = None
         self._merger = dtmf.DtmfMerger()
         self._dtmf_duration_ms = dtmf_duration_ms
         self._events = []
@@ -330,6 +331,23 @@ class MediaStream:
             return
         if digit is not None:
             self._digit(digit, dtmf.SOURCE_RFC4733, now_ms)
+        self._event_silence(packet, now_ms)
+
+    def _event_silence(self, packet, now_ms):
+        """While the peer sends a key press instead of audio, play silence: the time the event
+        covers is not lost audio to conceal (RFC 4733 section 2.5.1.3: the timestamp is the
+        event's start, the duration grows by a frame per packet)."""
+        duration = dtmf.TelephoneEvent.parse(packet.payload).duration
+        frame = self._jitter.frame_samples or FRAME_SAMPLES
+        if not self._receiving or duration < frame or duration % frame:
+            return
+        start = (packet.timestamp + duration - frame) & 0xFFFFFFFF
+        if start == self._last_event_slot:
+            return  # a retransmitted end packet
+        self._last_event_slot = start
+        pt = self.params.payload_type
+        silence = bytes([g711.SILENCE_CODE[self.params.codec]]) * frame
+        self._jitter.put(start, (pt, silence), now_ms, frame)
 
     def _digit(self, digit, source, now_ms):
         if self._merger.accept(digit, source, now_ms):

@@ -503,3 +503,17 @@ def test_stats_keys():
         assert key in stats, key
     assert stats["rtt_ms"] is None and stats["packets_received"] == 0
     assert media.FRAME_BYTES == 320 and struct.calcsize("<h") * 160 == media.FRAME_BYTES
+
+
+def test_a_key_press_plays_as_silence_not_as_concealed_loss():
+    call = Call()
+    call.run(400, door_audio=tone())
+    call.door.send_dtmf("5", call.now)
+    call.run(800, door_audio=tone())
+    stats = call.flat.stats()
+    assert stats["dtmf_received"] == 1
+    # The 100 ms event is 5 frames of silence; only the 2 frames its repeated end packets take
+    # (no new timestamps) are concealed.
+    assert stats["concealed_ms"] <= 40, stats["concealed_ms"]
+    quiet = [pcm for pcm in call.played["flat"][20:] if level(pcm, 1000) < 100]
+    assert len(quiet) >= 5
