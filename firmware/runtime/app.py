@@ -343,6 +343,9 @@ class Firmware(Station):
                 detail = f" ({event.reason})"  # no response, transport error
             log.info("registration %s%s", event.state, detail)
             self.bus.publish("registration", **self.registration)
+            if event.state == "RETRYING":
+                why = detail.strip(" ()") or "no answer"
+                self.bus.publish("error", text=f"registration failed ({why}); retrying")
             self.notifier.status(f"registration {event.state}")
         elif isinstance(event, sip_events.IncomingCall):
             log.info("incoming call %s from %s", event.call_id, event.caller)
