@@ -1,1 +1,4 @@
-"""Benchmarks: each module runs side by side with a reference and prints ratios (see docs/benchmarks.md)."""
+"""Benchmarks: each module runs side by side with a reference and prints ratios.
+
+See docs/benchmarks.md.
+"""

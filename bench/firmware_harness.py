@@ -1,0 +1,117 @@
+"""The firmware as `intercom run --config FILE` runs it, plus probes for bench_firmware.
+
+    python -m bench.firmware_harness --config door.toml
+
+Same code path as firmware/runtime/cli.py `_run` and app.py `run()`: load the config, set up
+logging, start `Firmware`, wait for SIGTERM, stop. Added, without touching the firmware:
+
+- a line `BENCH <what> <time.time()>` on stderr when the sim button's HTTP handler runs
+  (`press`, `release`, `click`) and when the HAL's debounced `ButtonPressed` reaches the
+  firmware (`pressed`), so the bench can put them on one clock with tshark's capture timestamps;
+- GET /bench/probe: asyncio tasks, the agent's calls, dialogs and transactions, the station's
+  media, gc objects (what a leak would grow); with ?types=1 the most numerous object types,
+  before and after gc.collect();
+- `--profile FILE`: run under cProfile timed by the thread's CPU clock, stats written at exit
+  (`python -m pstats FILE`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import gc
+import sys
+import time
+from typing import Any
+
+from aiohttp import web
+
+from firmware.runtime import app, config, logs
+from hal import events as hal_events
+
+
+def _mark(what: str) -> None:
+    print(f"BENCH {what} {time.time():.6f}", file=sys.stderr, flush=True)
+
+
+def _instrument() -> None:
+    on_hal_event = app.Firmware._on_hal_event
+    sim_button = app.Firmware.sim_button
+
+    def traced_on_hal_event(self: app.Firmware, event: Any) -> None:
+        if isinstance(event, hal_events.ButtonPressed):
+            _mark("pressed")
+        on_hal_event(self, event)
+
+    def traced_sim_button(self: app.Firmware, action: str) -> dict[str, Any]:
+        _mark(action)
+        return sim_button(self, action)
+
+    app.Firmware._on_hal_event = traced_on_hal_event  # type: ignore[method-assign]
+    app.Firmware.sim_button = traced_sim_button  # type: ignore[method-assign]
+
+
+def _probe(firmware: app.Firmware) -> dict[str, Any]:
+    agent = firmware.agent
+    layer = getattr(agent, "_layer", None)
+    return {
+        "tasks": len(asyncio.all_tasks()),
+        "agent_calls": len(getattr(agent, "_calls", ())),
+        "dialogs": len(getattr(agent, "_dialogs", ())),
+        "transactions": len(layer) if layer is not None else None,
+        "server_transactions": len(getattr(layer, "_server", ())),
+        "media": len(firmware.calls),
+        "pump_running": bool(firmware.pump and firmware.pump.running),
+        "pump_late_ticks": firmware.pump.late_ticks if firmware.pump else None,
+        "gc_objects": len(gc.get_objects()),
+        "door": firmware.door.state if firmware.door else None,
+    }
+
+
+async def _run(cfg: config.Config) -> int:
+    firmware = app.Firmware(cfg)
+
+    async def probe(request: web.Request) -> web.Response:
+        result = _probe(firmware)
+        if request.query.get("types"):
+            # The most numerous object types (what a leak would be made of), and the same after a
+            # full collection: cyclic garbage waits for a rare gen-2 pass, a real leak stays.
+            counts = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+            result["types"] = dict(counts.most_common(60))
+            result["gc_collected"] = gc.collect()
+            result["gc_objects_after_collect"] = len(gc.get_objects())
+            counts = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+            result["types_after_collect"] = dict(counts.most_common(60))
+        return web.json_response(result)
+
+    try:
+        await firmware.start(extra_routes=[web.get("/bench/probe", probe)])
+        await firmware.wait_stopped()
+    finally:
+        await firmware.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="firmware_harness")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--profile", help="run under cProfile and write the stats here at exit")
+    args = parser.parse_args(argv)
+    cfg = config.load(args.config)
+    logs.setup(cfg["log"]["level"])
+    _instrument()
+    if not args.profile:
+        return asyncio.run(_run(cfg))
+    import cProfile
+
+    # CPU time, not wall time: waiting in epoll costs nothing, a cold-cache wake-up does.
+    profiler = cProfile.Profile(time.thread_time)
+    try:
+        return profiler.runcall(asyncio.run, _run(cfg))
+    finally:
+        profiler.dump_stats(args.profile)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
