@@ -113,6 +113,7 @@ class Firmware(Station):
         self.registration: dict[str, Any] = {"state": "DISABLED"}
         self.last_stats: dict[str, Any] | None = None
         self.inactivity_ms = cfg["call"]["inactivity_timeout_s"] * 1000
+        self.jitter_min_ms = cfg["audio"]["jitter_min_ms"]
         self._relay_watchdog: asyncio.TimerHandle | None = None
         self._runner: web.AppRunner | None = None
         self._stopped = asyncio.Event()

@@ -248,6 +248,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
             _codecs,
         ),
         "rtp_ports": Key(str, "10000-10999", "UDP port range for RTP/RTCP", _port_range),
+        "jitter_min_ms": Key(
+            int,
+            20,
+            "smallest jitter-buffer delay; it grows at once with the network's jitter",
+            _between(20, 200),
+        ),
     },
     "api": {
         "listen": Key(str, "127.0.0.1:8080", "HTTP API address host:port", _host_port()),

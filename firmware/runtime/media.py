@@ -134,12 +134,18 @@ class CallMedia:
                 rtp = rtcp = None
         self.rtp, self.rtcp = rtp, rtcp
 
-    def start(self, params: Any, now_ms: int, inactivity_ms: int) -> None:
+    def start(self, params: Any, now_ms: int, inactivity_ms: int, jitter_min_ms: int) -> None:
         if self.stream is not None:
             self.stream.update(params, now_ms)
             return
         rng = random.SystemRandom()
-        self.stream = MediaStream(params, rng, now_ms, inactivity_timeout_ms=inactivity_ms)
+        self.stream = MediaStream(
+            params,
+            rng,
+            now_ms,
+            inactivity_timeout_ms=inactivity_ms,
+            jitter_min_ms=jitter_min_ms,
+        )
 
     def _rtp_in(self, data: bytes, addr: Addr) -> None:
         if self.stream is not None:

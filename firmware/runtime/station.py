@@ -66,6 +66,7 @@ class Station:
         self.local_addr: Addr | None = None
         self.tracers: list[Tracer] = []
         self.inactivity_ms = 30000
+        self.jitter_min_ms = 20
         self._timer: asyncio.TimerHandle | None = None
         self._processing = False
 
@@ -226,7 +227,7 @@ class Station:
         if media is None or params is None:
             log.warning("call %s: no media to start", call_id)
             return
-        media.start(params, now, self.inactivity_ms)
+        media.start(params, now, self.inactivity_ms, self.jitter_min_ms)
         self.active_call = call_id
         assert self.pump is not None
         self.pump.media = media
