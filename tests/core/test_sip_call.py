@@ -802,3 +802,43 @@ def test_the_offer_lists_both_g711_codecs_in_the_configured_order():
         invite = parse_message(ua.datagrams_to_send()[0][0])
         m_line = invite.body.split(b"m=audio", 1)[1].split(b"\r\n", 1)[0]
         assert m_line.split()[2:4] == [first.encode(), b"8" if first == "0" else b"0"], m_line
+
+
+def test_answered_calls_do_not_fill_the_transaction_table():
+    # An answered INVITE's server transaction waits 64*T1 in ACCEPTED (RFC 6026). Once its 2xx
+    # is ACKed it only absorbs stray copies, so it may make room: short calls one after another
+    # must all be answered, and their BYEs too, not a 503 after max_server_transactions calls.
+    net = Network()
+    net.agent(DOOR, seed=1, user="door")
+    net.agent(FLAT, seed=2, user="flat", max_server_transactions=3)
+    for n in range(8):
+        call_id = established(net)
+        answered = [e for e in net.take_events(DOOR) if isinstance(e, CallAnswered)]
+        assert [e.call_id for e in answered] == [call_id], n
+        net.send(DOOR, Hangup(call_id))
+        net.run_for(50)
+        assert net.take_events(DOOR)[-1] == CallEnded(call_id, HANGUP, None), n
+        assert [m.status for _, m in net.sent(src=FLAT, start="SIP/2.0")][-1] == 200
+        net.take_events(FLAT)
+    assert 503 not in [m.status for _, m in net.sent(src=FLAT, start="SIP/2.0")]
+
+
+def test_a_call_can_end_while_the_transaction_table_is_full():
+    # The table full of transactions that still have work (unanswered INVITEs): a new INVITE
+    # gets 503, but the BYE of the call we have passes, and so does a CANCEL.
+    net = Network()
+    net.agent(DOOR, seed=1, user="door")
+    net.agent(FLAT, seed=2, user="flat", max_server_transactions=2, max_calls=10)
+    call_id = established(net)
+    ringing = [net.send(DOOR, PlaceCall(TARGET, DOOR_RTP)) for _ in range(2)]
+    net.run_for(50)
+    refused = net.send(DOOR, PlaceCall(TARGET, DOOR_RTP))
+    net.run_for(50)
+    assert 503 in [m.status for _, m in net.sent(src=FLAT, start="SIP/2.0")]
+    net.take_events(DOOR)
+    net.send(DOOR, Hangup(ringing[0]))  # a CANCEL
+    net.send(DOOR, Hangup(call_id))  # a BYE
+    net.run_for(50)
+    ended = {e.call_id: e.reason for e in net.take_events(DOOR) if isinstance(e, CallEnded)}
+    assert ended[call_id] == HANGUP and ended[ringing[0]] == CANCELLED
+    assert refused not in ended or ended[refused] != HANGUP

@@ -320,6 +320,25 @@ def test_a_full_server_table_ends_finished_transactions_to_make_room():
     assert layer.is_full() and len(layer) == 3
 
 
+def test_an_answered_invite_makes_room_only_once_its_2xx_is_acked():
+    layer = TransactionLayer(max_server_transactions=2)
+    first = layer.create_server(request(branch="z9hG4bK1"), PEER, "udp", 0)
+    first.respond(make_response(first.request, 200, to_tag="a"), 0)
+    second = layer.create_server(request(branch="z9hG4bK2"), PEER, "udp", 0)
+    second.respond(make_response(second.request, 200, to_tag="b"), 0)
+    assert first.state == ACCEPTED and second.state == ACCEPTED
+    # Not yet ACKed: a copy of the INVITE could still come, and must not start a second call.
+    assert layer.is_full()
+    second.acknowledged()
+    assert not layer.is_full()
+    assert second.state == TERMINATED and first.state == ACCEPTED
+    # A request of an existing call is let in past the bound (the TU decides which).
+    layer.create_server(request(branch="z9hG4bK3"), PEER, "udp", 0)
+    assert layer.is_full()
+    layer.create_server(request("BYE", branch="z9hG4bK4"), PEER, "udp", 0, bounded=False)
+    assert len(layer) == 3
+
+
 def test_make_response_copies_the_right_headers():
     inv = request(via_host="192.0.2.20")
     inv.add("Record-Route", "<sip:p1.example;lr>")

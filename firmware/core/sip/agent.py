@@ -564,6 +564,11 @@ class UserAgent:
             txn, kind, message = reports.pop(0)
             if txn.owner is not None:
                 txn.owner.on_report(txn, kind, message)
+        # An ended transaction's owner (a call) usually holds it too: break that cycle, so an
+        # ended call is freed at once, not by a later full garbage collection.
+        removed = self._layer.removed
+        while removed:
+            removed.pop().owner = None
         if self._reg is not None and self._reg.events:
             self._events.extend(self._reg.events)
             self._reg.events = []
@@ -604,10 +609,16 @@ class UserAgent:
             if found is not None:
                 found[0].on_ack(request)
             return  # an ACK that matches nothing is dropped silently (17.2.3)
-        if self._layer.is_full():
+        # Requests of a call we have (an in-dialog BYE, a CANCEL) pass a full table: a flood of
+        # new requests must not keep a call from ending.
+        if request.to.tag is not None:
+            ongoing = self._dialog_of(request) is not None
+        else:
+            ongoing = method == "CANCEL" and self._layer.find_invite_for(request) is not None
+        if not ongoing and self._layer.is_full():
             self._send_stateless(request, 503, addr, transport, [("Retry-After", "5")])
             return
-        txn = self._layer.create_server(request, addr, transport, self.now_ms)
+        txn = self._layer.create_server(request, addr, transport, self.now_ms, bounded=not ongoing)
         status, headers = self._screen(request)
         if status is not None:
             self.respond(txn, status, headers=headers)

@@ -84,6 +84,7 @@ class Call:
         # UAS
         self.local_tag = None
         self.ok = None  # (cseq, bytes, addr, transport) of our 2xx awaiting its ACK
+        self.ok_txn = None  # the server transaction that sent it
         self.ok_interval_ms = 0
         self.bye_wanted = False
         self.offer_in_ack = False
@@ -363,6 +364,7 @@ class Call:
             txn, 200, to_tag=self.local_tag, headers=headers, body=sdp.serialize(session)
         )
         self.ok = (txn.request.cseq.seq, response.to_bytes(), txn.addr, txn.transport)
+        self.ok_txn = txn
         self.ok_interval_ms = ua.timers.t1_ms
         if not txn.reliable:
             self.timers["2xx"] = ua.now_ms + self.ok_interval_ms
@@ -377,6 +379,7 @@ class Call:
 
     def _ok_unacknowledged(self):
         self.ok = None
+        self.ok_txn = None
         self.timers.pop("2xx", None)
         self._bye()
         self._end(events.NO_ACK, None)
@@ -386,6 +389,8 @@ class Call:
         if self.ok is None or request.cseq.seq != self.ok[0]:
             return  # a retransmitted ACK, or one for a 2xx we no longer wait for
         self.ok = None
+        self.ok_txn.acknowledged()
+        self.ok_txn = None
         self.timers.pop("2xx", None)
         self.timers.pop("2xx-giveup", None)
         if self.offer_in_ack:

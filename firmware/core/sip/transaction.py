@@ -350,6 +350,7 @@ class ServerTransaction(Transaction):
         self.is_invite = request.method == "INVITE"
         self.table = _INVITE_SERVER if self.is_invite else _NON_INVITE_SERVER
         self.state = PROCEEDING if self.is_invite else TRYING
+        self.acked = False  # see acknowledged()
 
     def trying(self, now_ms):
         """Send 100 Trying for an INVITE the TU accepted (17.2.1: at once, not after 200 ms)."""
@@ -366,6 +367,11 @@ class ServerTransaction(Transaction):
             self._stop("G", "H")
             self._wait_then_terminate("I", 0 if self.reliable else self.layer.timers.t4_ms, now_ms)
         return action == _PASS
+
+    def acknowledged(self):
+        """The TU got the ACK of our 2xx (it comes through the dialog, with its own branch).
+        From now on an ACCEPTED transaction only absorbs stray copies of the INVITE."""
+        self.acked = True
 
     def respond(self, response, now_ms):
         """Send the TU's response through the transaction."""
@@ -401,10 +407,13 @@ class ServerTransaction(Transaction):
 
 def _finished_rank(txn):
     """1: a server transaction that only absorbs retransmissions (a non-INVITE one COMPLETED, an
-    INVITE one CONFIRMED); 2: an INVITE server transaction re-sending its failure until the ACK;
-    0: anything else (still working, or a client transaction)."""
+    INVITE one CONFIRMED, or ACCEPTED with its 2xx ACKed); 2: an INVITE server transaction
+    re-sending its failure until the ACK; 0: anything else (still working, a 2xx not yet ACKed,
+    whose INVITE copies must not start a second call, or a client transaction)."""
     if txn.is_client:
         return 0
+    if txn.state == ACCEPTED:
+        return 1 if txn.acked else 0
     if txn.state == CONFIRMED or (txn.state == COMPLETED and not txn.is_invite):
         return 1
     return 2 if txn.state == COMPLETED else 0
@@ -421,6 +430,7 @@ class TransactionLayer:
         self._client = {}
         self._server = {}
         self._order = []  # every live transaction, oldest first (deterministic timer order)
+        self.removed = []  # ended since the TU last looked: it clears their owner (see agent)
 
     # -- client side -------------------------------------------------------------------------
     def send_request(self, request, addr, transport, now_ms):
@@ -461,11 +471,11 @@ class TransactionLayer:
     def is_full(self):
         """True when the server table holds max_server_transactions that still have work to do.
 
-        At the bound, the oldest transaction that has sent its final response (COMPLETED, or an
-        INVITE's CONFIRMED) is ended early to make room: such a transaction only absorbs
-        retransmissions (and an INVITE's re-sends its failure until the ACK). Without this a
-        burst of requests, a scanner's OPTIONS say, would get every new request, the PBX's
-        INVITE or the flat's BYE among them, a 503 for 64*T1."""
+        At the bound, the oldest transaction that has sent its final response (COMPLETED, an
+        INVITE's CONFIRMED, or its ACCEPTED once the 2xx was ACKed) is ended early to make room:
+        such a transaction only absorbs retransmissions (and an INVITE's re-sends its failure
+        until the ACK). Without this a burst of requests (a scanner's OPTIONS, or short calls)
+        would get every new request, the PBX's INVITE among them, a 503 for 64*T1."""
         if len(self._server) < self.max_server_transactions:
             return False
         for rank in (1, 2):  # first those that only absorb retransmissions
@@ -475,9 +485,13 @@ class TransactionLayer:
                     return False
         return True
 
-    def create_server(self, request, addr, transport, now_ms):
-        """A new server transaction for request from addr. Check is_full() first."""
-        if self.is_full():
+    def create_server(self, request, addr, transport, now_ms, bounded=True):
+        """A new server transaction for request from addr. Check is_full() first.
+
+        `bounded=False` is for requests within an existing dialog or a CANCEL of a live INVITE:
+        their number is bounded by the calls, and a full table must not keep a call from
+        ending."""
+        if bounded and self.is_full():
             raise ValueError("server transaction table is full")
         key = server_key(request)
         txn = ServerTransaction(self, key, request, addr, transport, now_ms)
@@ -519,3 +533,4 @@ class TransactionLayer:
             del table[txn.key]
         if txn in self._order:
             self._order.remove(txn)
+            self.removed.append(txn)
