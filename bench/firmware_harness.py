@@ -25,9 +25,7 @@ import sys
 import time
 from typing import Any
 
-from aiohttp import web
-
-from firmware.runtime import app, config, logs
+from firmware.runtime import app, config, httpd, logs
 from hal import events as hal_events
 
 
@@ -72,7 +70,7 @@ def _probe(firmware: app.Firmware) -> dict[str, Any]:
 async def _run(cfg: config.Config) -> int:
     firmware = app.Firmware(cfg)
 
-    async def probe(request: web.Request) -> web.Response:
+    async def probe(request: httpd.Request) -> httpd.Response:
         result = _probe(firmware)
         if request.query.get("types"):
             # The most numerous object types (what a leak would be made of), and the same after a
@@ -83,10 +81,10 @@ async def _run(cfg: config.Config) -> int:
             result["gc_objects_after_collect"] = len(gc.get_objects())
             counts = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
             result["types_after_collect"] = dict(counts.most_common(60))
-        return web.json_response(result)
+        return httpd.json_response(result)
 
     try:
-        await firmware.start(extra_routes=[web.get("/bench/probe", probe)])
+        await firmware.start(extra_routes=[("GET", "/bench/probe", probe)])
         await firmware.wait_stopped()
     finally:
         await firmware.stop()

@@ -21,13 +21,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aiohttp import web
-
 from firmware import __version__
 from firmware.core import door as door_core
 from firmware.core.media import DtmfReceived, MediaTimedOut
 from firmware.core.sip import events as sip_events
-from firmware.runtime import http_api
+from firmware.runtime import http_api, httpd
 from firmware.runtime.config import Config, parse_host_port
 from firmware.runtime.logs import one_line
 from firmware.runtime.media import CallMedia
@@ -115,7 +113,7 @@ class Firmware(Station):
         self.inactivity_ms = cfg["call"]["inactivity_timeout_s"] * 1000
         self.jitter_min_ms = cfg["audio"]["jitter_min_ms"]
         self._relay_watchdog: asyncio.TimerHandle | None = None
-        self._runner: web.AppRunner | None = None
+        self._http: httpd.Server | None = None
         self._stopped = asyncio.Event()
         self._ignored: dict[str, str] = {}
         self._started_ms = 0
@@ -123,7 +121,7 @@ class Firmware(Station):
         self.tracers.append(self._trace)
 
     # -- start and stop ----------------------------------------------------------------------
-    async def start(self, extra_routes: list[web.AbstractRouteDef] | None = None) -> None:
+    async def start(self, extra_routes: list[httpd.Route] | None = None) -> None:
         cfg = self.cfg
         loop = asyncio.get_running_loop()
         self.hal = open_hal(board_profile(cfg), loop, self._on_hal_event)
@@ -203,26 +201,17 @@ class Firmware(Station):
                 return match.group(1).strip("[]")
         return "127.0.0.1"
 
-    async def _start_http(self, extra_routes: list[web.AbstractRouteDef] | None) -> None:
+    async def _start_http(self, extra_routes: list[httpd.Route] | None) -> None:
         api = self.cfg["api"]
         host, port = parse_host_port(api["listen"])
         sim = self if self.hal is not None and self.hal.sim is not None else None
-        app = http_api.build_app(
-            self, token=api["token"], sim=sim, panel=self.panel_dir(), extra_routes=extra_routes
-        )
-        # Event streams never end by themselves: give open handlers a second at shutdown.
-        self._runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=1.0
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port, reuse_address=True)
+        routes = http_api.routes(self, sim) + (extra_routes or [])
+        server = httpd.Server(routes, token=api["token"], static=self.panel_dir())
         try:
-            await site.start()
+            self.api_addr = await server.start(host, port)
         except OSError as exc:
-            await self._runner.cleanup()
             raise OSError(f"HTTP API on {host}:{port}: {exc.strerror} (api.listen)") from None
-        addresses = self._runner.addresses
-        self.api_addr = (host, int(addresses[0][1]) if addresses else port)
+        self._http = server
 
     def panel_dir(self) -> Any:
         """The static web panel, when the emulator serves one (see emulator.py)."""
@@ -253,8 +242,9 @@ class Firmware(Station):
             while time.monotonic() < deadline and self._sip_busy():
                 await asyncio.sleep(0.05)
         await self.stop_station()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self._http is not None:
+            await self._http.close()  # also ends the event streams
+            self._http = None
         if self.loop is not None:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self.loop.remove_signal_handler(sig)

@@ -21,13 +21,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 from firmware.core import wav
 from firmware.runtime import config as config_module
 from firmware.runtime.app import Firmware
 from firmware.runtime.flat import IN_CALL, FlatPhone, FrameSource, tone_pcm
-from firmware.runtime.http_api import ApiError, packaged_panel
+from firmware.runtime.http_api import packaged_panel
+from firmware.runtime.httpd import HttpError, Request, Response, Route, json_response
 from firmware.runtime.media import SILENCE
 from hal import AudioDeviceError, BackendMissingError, open_audio
 from hal.profile import AudioConfig
@@ -218,43 +217,42 @@ class Emulator:
                 )
 
     # -- the emulator's endpoints ------------------------------------------------------------
-    def _routes(self) -> list[web.AbstractRouteDef]:
+    def _routes(self) -> list[Route]:
         flat = self.flat
 
         def action(run: Any, what: str) -> Any:
-            async def handler(_: web.Request) -> web.Response:
+            async def handler(_: Request) -> Response:
                 if not run():
-                    raise ApiError(409, f"the flat cannot {what} now (state {flat.state})")
-                return web.json_response({"ok": True, "state": flat.state})
+                    raise HttpError(409, f"the flat cannot {what} now (state {flat.state})")
+                return json_response({"ok": True, "state": flat.state})
 
             return handler
 
-        async def dtmf(request: web.Request) -> web.Response:
-            body = await _json(request)
-            digits = body.get("digits")
+        async def dtmf(request: Request) -> Response:
+            digits = request.json().get("digits")
             if not isinstance(digits, str) or not digits or len(digits) > 32:
-                raise ApiError(400, 'give {"digits": "123#"}')
+                raise HttpError(400, 'give {"digits": "123#"}')
             try:
                 sent = flat.send_dtmf(digits)
             except ValueError as exc:
-                raise ApiError(400, str(exc)) from None
+                raise HttpError(400, str(exc)) from None
             if not sent:
-                raise ApiError(409, "the flat is not in a call")
-            return web.json_response({"ok": True})
+                raise HttpError(409, "the flat is not in a call")
+            return json_response({"ok": True})
 
-        async def mic(request: web.Request) -> web.Response:
-            body = await _json(request)
+        async def mic(request: Request) -> Response:
+            body = request.json()
             assert self.microphone is not None
             try:
                 self.microphone.select(str(body.get("source")))
             except ValueError as exc:
-                raise ApiError(400, str(exc)) from None
+                raise HttpError(400, str(exc)) from None
             assert self.door is not None
             self.door.bus.publish("log", level="info", text=f"door microphone: {body['source']}")
-            return web.json_response({"ok": True, "source": self.microphone.source})
+            return json_response({"ok": True, "source": self.microphone.source})
 
-        async def status(_: web.Request) -> web.Response:
-            return web.json_response(self.status())
+        async def status(_: Request) -> Response:
+            return json_response(self.status())
 
         def call_door() -> bool:
             assert self.door is not None and self.door.local_addr is not None
@@ -262,13 +260,13 @@ class Emulator:
             return flat.call(f"sip:door@{host}:{port}")
 
         return [
-            web.get("/api/emulator", status),
-            web.post("/api/flat/answer", action(flat.answer, "answer")),
-            web.post("/api/flat/hangup", action(flat.hangup, "hang up")),
-            web.post("/api/flat/open", action(flat.open_door, "send the door code")),
-            web.post("/api/flat/call", action(call_door, "call the door")),
-            web.post("/api/flat/dtmf", dtmf),
-            web.post("/api/emulator/mic", mic),
+            ("GET", "/api/emulator", status),
+            ("POST", "/api/flat/answer", action(flat.answer, "answer")),
+            ("POST", "/api/flat/hangup", action(flat.hangup, "hang up")),
+            ("POST", "/api/flat/open", action(flat.open_door, "send the door code")),
+            ("POST", "/api/flat/call", action(call_door, "call the door")),
+            ("POST", "/api/flat/dtmf", dtmf),
+            ("POST", "/api/emulator/mic", mic),
         ]
 
     def status(self) -> dict[str, Any]:
@@ -283,16 +281,6 @@ class Emulator:
             "mic": {"source": mic.source if mic else None, "sources": mic.available if mic else []},
             "audio": {"backend": "alsa" if mic is not None and mic.laptop is not None else "sim"},
         }
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json() if request.can_read_body else {}
-    except ValueError:
-        raise ApiError(400, "body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "body must be a JSON object")
-    return body
 
 
 async def run(

@@ -24,8 +24,6 @@ def setup(level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(LEVELS[level])
-    # aiohttp's access log is one line per HTTP request: keep it out of the event log.
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
 def one_line(text: str, limit: int = 300) -> str:

@@ -7,8 +7,8 @@ the firmware uses. No other pin is claimed or driven: the button and door contac
 pulls that must not change under a running installation's feet, LEDs are harmless, and audio
 devices stay closed.
 
-It imports neither aiohttp nor the firmware's runtime, so it still works when the firmware itself
-cannot start (a broken dependency, a crash at import).
+It imports neither the HTTP server nor the firmware's runtime, so it still works when the
+firmware itself cannot start (a broken dependency, a crash at import).
 
 The line is created inactive (no glitch through the active level), driven inactive once more and
 released. After release the pin keeps its level or falls back to the board's boot pull, which

@@ -4,6 +4,7 @@ button -> ring -> answer -> two-way audio -> DTMF door code -> relay pulse -> ha
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import wave
 from collections.abc import Awaitable, Callable
@@ -61,6 +62,29 @@ def seconds_of_tone(pcm: bytes, frequency_hz: float) -> float:
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:
     asyncio.run(scenario())
+
+
+def http_json(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, Any]:
+    """One request with the standard library's client (blocking: run it in a thread)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request(method, path, body=body)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def first_event_line(port: int) -> bytes:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", "/api/events")
+        response = connection.getresponse()
+        assert response.status == 200
+        assert response.getheader("Content-Type") == "text/event-stream"
+        return response.readline()
+    finally:
+        connection.close()
 
 
 def relay_changes(firmware: Firmware) -> list[tuple[float, bool]]:
@@ -143,44 +167,38 @@ def test_incoming_call_from_allowed_flat_is_answered_and_others_refused(tmp_path
 
 
 def test_http_api_status_actions_and_errors(tmp_path: Path) -> None:
-    from aiohttp import ClientSession
-
     async def scenario() -> None:
         flat = FlatPhone(auto_answer=True)
         await flat.start()
         firmware = Firmware(door_config(tmp_path, [flat.uri]))
         await firmware.start()
         assert firmware.api_addr is not None
-        base = f"http://127.0.0.1:{firmware.api_addr[1]}"
+        port = firmware.api_addr[1]
+
+        async def api(method: str, path: str, body: bytes | None = None) -> tuple[int, Any]:
+            return await asyncio.to_thread(http_json, port, method, path, body)
+
         try:
-            async with ClientSession() as http:
-                async with http.get(base + "/api/status") as response:
-                    status = await response.json()
-                assert status["door"]["state"] == "IDLE" and status["relay"]["on"] is False
-                async with http.post(base + "/api/sim/button", data="not json") as response:
-                    assert response.status == 400
-                    assert "JSON" in (await response.json())["error"]
-                async with http.post(base + "/api/sim/button", json={"action": "smash"}) as r:
-                    assert r.status == 400
-                async with http.post(base + "/api/call", json={}) as response:
-                    assert response.status == 200 and (await response.json())["ok"]
-                await until(lambda: flat.state == IN_CALL, what="the call")
-                async with http.post(base + "/api/call", json={}) as response:
-                    assert response.status == 409  # already in a call
-                async with http.post(base + "/api/door/open", json={"source": "test"}) as r:
-                    assert r.status == 200
-                await until(lambda: firmware.status()["relay"]["on"], what="relay on")
-                async with http.post(base + "/api/hangup") as response:
-                    assert response.status == 200
-                await until(lambda: flat.state == IDLE)
-                async with http.get(base + "/api/sim/outputs") as response:
-                    outputs = await response.json()
-                assert any(e["name"] == "relay" and e["active"] for e in outputs["history"])
-                async with http.get(base + "/api/nope") as response:
-                    assert response.status == 404 and "error" in await response.json()
-                async with http.get(base + "/api/events") as response:
-                    line = await asyncio.wait_for(response.content.readline(), 5)
-                    assert json.loads(line[len(b"data: ") :])["type"]
+            code, status = await api("GET", "/api/status")
+            assert code == 200
+            assert status["door"]["state"] == "IDLE" and status["relay"]["on"] is False
+            code, answer = await api("POST", "/api/sim/button", b"not json")
+            assert code == 400 and "JSON" in answer["error"]
+            assert (await api("POST", "/api/sim/button", b'{"action": "smash"}'))[0] == 400
+            code, answer = await api("POST", "/api/call", b"{}")
+            assert code == 200 and answer["ok"]
+            await until(lambda: flat.state == IN_CALL, what="the call")
+            assert (await api("POST", "/api/call", b"{}"))[0] == 409  # already in a call
+            assert (await api("POST", "/api/door/open", b'{"source": "test"}'))[0] == 200
+            await until(lambda: firmware.status()["relay"]["on"], what="relay on")
+            assert (await api("POST", "/api/hangup"))[0] == 200
+            await until(lambda: flat.state == IDLE)
+            code, outputs = await api("GET", "/api/sim/outputs")
+            assert any(e["name"] == "relay" and e["active"] for e in outputs["history"])
+            code, answer = await api("GET", "/api/nope")
+            assert code == 404 and "error" in answer
+            line = await asyncio.to_thread(first_event_line, port)
+            assert json.loads(line[len(b"data: ") :])["type"]
         finally:
             await firmware.stop()
             await flat.stop()
