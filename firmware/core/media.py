@@ -257,6 +257,11 @@ class MediaStream:
             self._events.pop(0)
         self._events.append(event)
 
+    def has_output(self):
+        """True when next_event() or datagrams_to_send() has something (a cheap check, so the
+        runtime can skip a pass over the queues after most packets and frames)."""
+        return bool(self._events or self._datagrams)
+
     def next_event(self):
         return self._events.pop(0) if self._events else None
 

@@ -354,7 +354,7 @@ class Firmware(Station):
             media = self.calls.get(event.call_id)
             if media is not None and media.stream is not None:
                 try:
-                    media.stream.receive_info(event.content_type, event.body, now)
+                    media.receive_info(event.content_type, event.body, now)
                 except ValueError as exc:
                     log.warning("INFO in call %s ignored: %s", event.call_id, exc)
         elif isinstance(event, sip_events.CallEnded):

@@ -152,7 +152,7 @@ class FlatPhone(Station):
         media = self.calls.get(self.call_id) if self.call_id else None
         if media is None or media.stream is None:
             return False
-        media.stream.send_dtmf(digits, self.now_ms())
+        media.send_dtmf(digits, self.now_ms())
         return True
 
     def open_door(self) -> bool:

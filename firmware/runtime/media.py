@@ -1,19 +1,42 @@
-"""RTP/RTCP sockets for calls, and the 20 ms audio pump that moves sound between them and the HAL.
+"""RTP/RTCP sockets for calls, and the audio pump: the thread that moves sound between them and
+the HAL every 20 ms.
 
 `RtpPorts` hands out RTP/RTCP socket pairs (even RTP port, RTCP on the next) from the configured
 range. A `CallMedia` owns one pair and, once the call is answered, the core `MediaStream` that
-speaks RTP on it. The `AudioPump` ticks every 20 ms on an absolute schedule from the loop's
-monotonic clock (never from ALSA blocking: file and null PCMs are unpaced, a USB card drifts). It
-runs only while it has work: a call with media, or a tone to play; idle, it stops.
+speaks RTP on it. The `AudioPump` is the media thread. Every 20 ms, on an absolute schedule from
+the monotonic clock (never from ALSA blocking: file and null PCMs are unpaced, a USB card
+drifts), it reads what arrived on the calls' sockets, moves microphone -> RTP and RTP ->
+speaker, and runs the streams' timers (RTCP, inactivity). It ticks only while it has work, a
+call with media or a tone to play; idle, it waits on an Event and costs nothing.
+
+Why a thread, and one wake-up per tick: on the asyncio loop the 20 ms path cost 5x baresip's CPU
+(a loop turn, a Future and a pass over the station per packet and per tick), and SIP or HTTP
+work delayed the next RTP packet. Here the thread wakes once per 20 ms and the asyncio loop only
+when a stream has events for it (a DTMF digit, a timeout), through `call_soon_threadsafe`. The
+packets read at a tick keep their true arrival times: the kernel stamps each one as it arrives
+(SO_TIMESTAMPNS), and the jitter buffer measures the network's jitter from those.
+
+Threads: the asyncio loop thread does SIP, HTTP and the door (the relay, LEDs and buttons stay
+there: nothing here touches them). The pump's thread and the loop share the streams, the sockets
+and the pump's call list; every use of them holds `AudioPump.lock` on either side (the core's
+MediaStream is plain single-threaded code, and with the lock it only ever sees one thread at a
+time). The loop never holds the lock for long (a start, a stats() copy, a close), so a tick
+waits at most that long. The HAL audio devices are used by the pump's thread only (read, write)
+and closed after `AudioPump.stop()` has joined it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import random
 import socket
+import struct
+import sys
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +53,19 @@ log = logging.getLogger("intercom.media")
 FRAME_MS = 20
 FRAME_BYTES = 320
 SILENCE = bytes(FRAME_BYTES)
+MAX_LATE_S = 0.1  # a tick this late (5 frames: a stalled process) starts a new schedule
+RECV_BYTES = 4096  # more than any G.711 packet (120 ms: 972 bytes) or RTCP report we read
+MAX_DATAGRAMS_PER_TICK = 64  # per socket: a flood cannot hold the lock for long
 Addr = tuple[str, int]
+
+# Linux's SO_TIMESTAMPNS (not in Python's socket module): the kernel stamps each datagram with
+# its arrival time (CLOCK_REALTIME, struct timespec). The value and layout are asm-generic's (x86,
+# ARM, RISC-V), the "old" option whose timespec has native longs also on 32-bit ARM. Elsewhere
+# (the emulator on macOS) a datagram counts as arrived at the tick that reads it: the jitter
+# buffer then sees up to 20 ms of jitter and plays out that much later.
+SO_TIMESTAMPNS = 35 if sys.platform == "linux" else None
+_TIMESPEC = struct.Struct("@ll")
+_ANCILLARY_BYTES = socket.CMSG_SPACE(_TIMESPEC.size) if SO_TIMESTAMPNS else 0
 
 
 def mix(a: bytes, b: bytes | None) -> bytes:
@@ -46,17 +81,8 @@ def level_db(frame: bytes) -> float:
     return max(-90.0, 20 * math.log10(rms / 32768)) if rms else -90.0
 
 
-class _Datagrams(asyncio.DatagramProtocol):
-    def __init__(self, deliver: Callable[[bytes, Addr], None]) -> None:
-        self.deliver = deliver
-
-    def datagram_received(
-        self, data: bytes, addr: tuple[str, int] | tuple[str, int, int, int]
-    ) -> None:
-        self.deliver(data, (addr[0], addr[1]))
-
-    def error_received(self, exc: Exception) -> None:
-        log.debug("RTP socket error: %s", exc)
+def _monotonic_ms() -> int:
+    return int(time.monotonic() * 1000)  # the clock of the asyncio loop's time(), in ms
 
 
 class RtpPorts:
@@ -83,6 +109,8 @@ class RtpPorts:
                     sock = socket.socket(family, socket.SOCK_DGRAM)
                     pair.append(sock)
                     sock.setblocking(False)
+                    if SO_TIMESTAMPNS is not None:
+                        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
                     sock.bind((self.host, port + offset))
             except OSError:
                 for sock in pair:
@@ -93,114 +121,181 @@ class RtpPorts:
 
 
 class CallMedia:
-    """The RTP side of one call: its socket pair and, once answered, its MediaStream."""
+    """The RTP side of one call: its socket pair and, once answered, its MediaStream.
 
-    def __init__(self, call_id: str, on_activity: Callable[[], None]) -> None:
+    The loop thread starts, asks and closes it (the public methods); the pump's thread receives,
+    sends and runs the timers (the `pump_` methods, called with the lock held). `stream` is set
+    once, on the loop thread; read it there only to test for None.
+    """
+
+    def __init__(self, call_id: str, lock: threading.Lock) -> None:
         self.call_id = call_id
+        self.lock = lock  # the pump's
         self.stream: MediaStream | None = None
-        self.rtp: Any = None
-        self.rtcp: Any = None
+        self.rtp: socket.socket | None = None
+        self.rtcp: socket.socket | None = None
         self.port = 0
-        self._on_activity = on_activity
-        self._now_ms: Callable[[], int] = lambda: 0
-        self._attaching: asyncio.Task[None] | None = None
-        self._closed = False
 
-    def open(self, ports: RtpPorts, now_ms: Callable[[], int]) -> int:
-        """Bind the socket pair now; attach it to the loop in the background."""
-        self._now_ms = now_ms
-        rtp_sock, rtcp_sock, self.port = ports.open_pair()
-        loop = asyncio.get_running_loop()
-        self._attaching = loop.create_task(self._attach(rtp_sock, rtcp_sock))
+    # -- the loop thread ---------------------------------------------------------------------
+    def open(self, ports: RtpPorts) -> int:
+        """Bind the socket pair now; the port to put in SDP. OSError if no pair is free."""
+        self.rtp, self.rtcp, self.port = ports.open_pair()
         return self.port
 
-    async def _attach(self, rtp_sock: socket.socket, rtcp_sock: socket.socket) -> None:
-        loop = asyncio.get_running_loop()
-        rtp = rtcp = None
-        try:
-            rtp, _ = await loop.create_datagram_endpoint(
-                lambda: _Datagrams(self._rtp_in), sock=rtp_sock
-            )
-            rtcp, _ = await loop.create_datagram_endpoint(
-                lambda: _Datagrams(self._rtcp_in), sock=rtcp_sock
-            )
-        finally:
-            if rtcp is None or self._closed:  # failed, or the call ended while attaching
-                for transport in (rtp, rtcp):
-                    if transport is not None:
-                        transport.close()
-                rtp_sock.close()
-                rtcp_sock.close()
-                rtp = rtcp = None
-        self.rtp, self.rtcp = rtp, rtcp
-
     def start(self, params: Any, now_ms: int, inactivity_ms: int, jitter_min_ms: int) -> None:
-        if self.stream is not None:
-            self.stream.update(params, now_ms)
-            return
-        rng = random.SystemRandom()
-        self.stream = MediaStream(
-            params,
-            rng,
-            now_ms,
-            inactivity_timeout_ms=inactivity_ms,
-            jitter_min_ms=jitter_min_ms,
-        )
+        with self.lock:
+            if self.stream is not None:
+                self.stream.update(params, now_ms)
+                return
+            for sock in (self.rtp, self.rtcp):  # what came before the answer: never played
+                while _receive(sock, 0, 0):
+                    pass
+            self.stream = MediaStream(
+                params,
+                random.SystemRandom(),
+                now_ms,
+                inactivity_timeout_ms=inactivity_ms,
+                jitter_min_ms=jitter_min_ms,
+                # The tone detector is a third of a tick's CPU: only when the peer cannot send
+                # RFC 4733 events (one that offers them and still sends tones is not heard).
+                detect_inband_dtmf=params.dtmf_payload_type is None,
+            )
 
-    def _rtp_in(self, data: bytes, addr: Addr) -> None:
-        if self.stream is not None:
-            self.stream.receive_rtp(data, addr, self._now_ms())
-            self._on_activity()
+    def receive_info(self, content_type: str, body: bytes, now_ms: int) -> None:
+        """A SIP INFO DTMF body; ValueError (dtmf.DtmfError) for one we cannot read."""
+        with self.lock:
+            if self.stream is not None:
+                self.stream.receive_info(content_type, body, now_ms)
 
-    def _rtcp_in(self, data: bytes, addr: Addr) -> None:
-        if self.stream is not None:
-            self.stream.receive_rtcp(data, addr, self._now_ms())
-            self._on_activity()
+    def send_dtmf(self, digits: str, now_ms: int) -> None:
+        """Queue digits to send (RFC 4733 or in-band, as negotiated); ValueError for a non-digit."""
+        with self.lock:
+            if self.stream is not None:
+                self.stream.send_dtmf(digits, now_ms)
 
-    def send_rtp(self, datagrams: list[tuple[bytes, Addr]]) -> None:
-        if self.rtp is None:  # still attaching (the first few ms of a call)
-            return
-        for data, addr in datagrams:
-            self.rtp.sendto(data, addr)
+    def stats(self) -> dict[str, Any] | None:
+        with self.lock:
+            return self.stream.stats() if self.stream is not None else None
 
-    def flush_rtcp(self) -> None:
-        if self.stream is None or self.rtcp is None:
-            return
-        for data, addr in self.stream.datagrams_to_send():
-            self.rtcp.sendto(data, addr)
+    def take_events(self) -> list[Any]:
+        """The stream's events (DTMF, timeout, address learned, ...) since the last call."""
+        with self.lock:
+            events: list[Any] = []
+            if self.stream is not None:
+                while (event := self.stream.next_event()) is not None:
+                    events.append(event)
+            return events
 
     def close(self, now_ms: int) -> None:
-        self._closed = True
+        """Send the RTCP BYE and close the sockets (after `AudioPump.remove`)."""
+        with self.lock:
+            if self.stream is not None:
+                self.stream.close(now_ms)
+                self.pump_send_rtcp()
+            for sock in (self.rtp, self.rtcp):
+                if sock is not None:
+                    sock.close()
+            self.rtp = self.rtcp = None
+
+    # -- the pump's thread, lock held ---------------------------------------------------------
+    def pump_receive(self, now_ms: int, clock_offset_ns: int) -> None:
+        """Hand what arrived since the last tick to the stream, with its arrival times."""
+        stream = self.stream
+        if stream is None:
+            return
+        for _ in range(MAX_DATAGRAMS_PER_TICK):
+            datagram = _receive(self.rtp, now_ms, clock_offset_ns)
+            if datagram is None:
+                break
+            stream.receive_rtp(*datagram)
+        for _ in range(MAX_DATAGRAMS_PER_TICK):
+            datagram = _receive(self.rtcp, now_ms, clock_offset_ns)
+            if datagram is None:
+                break
+            stream.receive_rtcp(*datagram)
+
+    def pump_send_rtp(self, datagrams: list[tuple[bytes, Addr]]) -> None:
+        _send(self.rtp, datagrams)
+
+    def pump_send_rtcp(self) -> None:
         if self.stream is not None:
-            self.stream.close(now_ms)
-            self.flush_rtcp()
-        for transport in (self.rtp, self.rtcp):
-            if transport is not None:
-                transport.close()
-        self.rtp = self.rtcp = None
+            _send(self.rtcp, self.stream.datagrams_to_send())
+
+    def pump_timers(self, now_ms: int) -> None:
+        """RTCP reports and the inactivity timeout of the stream, when due."""
+        stream = self.stream
+        if stream is None:
+            return
+        deadline = stream.next_deadline()
+        if deadline is not None and deadline <= now_ms:
+            stream.handle_timer(now_ms)
+            self.pump_send_rtcp()
+
+
+def _receive(
+    sock: socket.socket | None, now_ms: int, clock_offset_ns: int
+) -> tuple[bytes, Addr, int] | None:
+    """One waiting datagram as (data, addr, arrival in monotonic ms), or None when none waits.
+
+    clock_offset_ns is monotonic minus real time: it turns the kernel's stamp into our clock."""
+    if sock is None:
+        return None
+    try:
+        data, ancillary, flags, addr = sock.recvmsg(RECV_BYTES, _ANCILLARY_BYTES)
+    except BlockingIOError:
+        return None
+    except OSError as exc:  # an ICMP error reported on the socket
+        log.debug("RTP socket error: %s", exc)
+        return None
+    if flags & socket.MSG_TRUNC:
+        data = b""  # cut short it could parse as a shorter packet: the stream counts a drop
+    arrived_ms = now_ms
+    for level, kind, stamp in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(stamp) == _TIMESPEC.size:
+            seconds, nanoseconds = _TIMESPEC.unpack(stamp)
+            stamp_ns = seconds * 1_000_000_000 + nanoseconds + clock_offset_ns
+            # Bounded: a step of the real-time clock since the arrival must not reorder time.
+            arrived_ms = max(now_ms - 1000, min(now_ms, stamp_ns // 1_000_000))
+    return data, (addr[0], addr[1]), arrived_ms
+
+
+def _send(sock: socket.socket | None, datagrams: list[tuple[bytes, Addr]]) -> None:
+    if sock is None:  # closed: the call is over
+        return
+    for data, addr in datagrams:
+        try:
+            sock.sendto(data, addr)
+        except OSError as exc:  # a full send buffer or an unreachable peer: RTP is never late
+            log.debug("RTP send to %s failed: %s", addr, exc)
 
 
 class TonePlayer:
     """The tone the door speaker plays locally (ringback, busy) and the one-shot confirmation
-    beep, which is mixed into both the speaker and the microphone (so the flat hears it too)."""
+    beep, which is mixed into both the speaker and the microphone (so the flat hears it too).
+
+    play() and stop() come from the loop thread, frames() from the pump's: its own lock keeps
+    a tone from being replaced halfway through a frame."""
 
     def __init__(self, country: str) -> None:
         self.country = country
         self.local: Any = None  # a repeating tones.Tone
         self.beep: Any = None  # a one-shot tone
+        self._lock = threading.Lock()
 
     def play(self, name: str) -> None:
-        if name == "ringback":
-            self.local = tones.ringback(self.country)
-        elif name == "busy":
-            self.local = tones.busy(self.country)
-        elif name == "confirm":
-            self.beep = tones.confirmation()
-        else:
-            raise ValueError(f"unknown tone {name!r}")
+        with self._lock:
+            if name == "ringback":
+                self.local = tones.ringback(self.country)
+            elif name == "busy":
+                self.local = tones.busy(self.country)
+            elif name == "confirm":
+                self.beep = tones.confirmation()
+            else:
+                raise ValueError(f"unknown tone {name!r}")
 
     def stop(self) -> None:
-        self.local = None
+        with self._lock:
+            self.local = None
 
     @property
     def active(self) -> bool:
@@ -208,74 +303,151 @@ class TonePlayer:
 
     def frames(self) -> tuple[bytes | None, bytes | None]:
         """(for the speaker only, for speaker and microphone) for the next 20 ms."""
-        local = self.local.read(160) if self.local is not None else None
-        beep = None
-        if self.beep is not None:
-            beep = self.beep.read(160)
-            if self.beep.done:
-                self.beep = None
-        return local, beep
+        with self._lock:
+            local = self.local.read(160) if self.local is not None else None
+            beep = None
+            if self.beep is not None:
+                beep = self.beep.read(160)
+                if self.beep.done:
+                    self.beep = None
+            return local, beep
 
 
 class AudioPump:
-    """Every 20 ms: microphone -> RTP, RTP -> speaker, tones mixed in; runs only when needed."""
+    """The media thread: every 20 ms what arrived -> the streams, microphone -> RTP, RTP ->
+    speaker, tones mixed in, the streams' timers. Ticks only while there is a call with media or
+    a tone; `on_events` runs on the loop when a stream has events for it.
+
+    Besides what `lock` guards, the loop reads `running`, `ticks`, `late_ticks`, `speaker_db`
+    and `mic_db` without it (each one value, written whole: at worst a tick old) and assigns
+    `media` and `audio_in`, which a tick reads once at its start."""
 
     def __init__(
-        self,
-        audio_in: Any,
-        audio_out: Any,
-        player: TonePlayer,
-        now_ms: Callable[[], int],
-        after_tick: Callable[[], None],
+        self, audio_in: Any, audio_out: Any, player: TonePlayer, on_events: Callable[[], None]
     ) -> None:
-        self.audio_in = audio_in
+        self.audio_in = audio_in  # may be swapped by the loop (the emulator's microphone)
         self.audio_out = audio_out
         self.player = player
-        self.now_ms = now_ms
-        self.after_tick = after_tick
-        self.media: CallMedia | None = None
+        self.on_events = on_events
+        self.lock = threading.Lock()
+        self.media: CallMedia | None = None  # the call the speaker and microphone belong to
         self.speaker_db = -90.0
         self.mic_db = -90.0
         self.ticks = 0
         self.late_ticks = 0
-        self._task: asyncio.Task[None] | None = None
+        self._calls: list[CallMedia] = []  # every call with sockets: received, timed
+        self._wakeup = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._failed = False  # a tick raised: no ticking until the next wake()
+        self._next_tick: float | None = None  # monotonic s; None while idle
+        self._events_posted = False
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        """Ticking (a call with media or a tone)."""
+        return self._next_tick is not None
+
+    # -- the loop thread ---------------------------------------------------------------------
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._run, name="audio-pump", daemon=True)
+        self._thread.start()
+
+    def add(self, media: CallMedia) -> None:
+        """Read the call's sockets from now on (once its stream has started)."""
+        with self.lock:
+            self._calls.append(media)
+
+    def remove(self, media: CallMedia) -> None:
+        """Stop using the call (before it closes its sockets)."""
+        with self.lock:
+            if media in self._calls:
+                self._calls.remove(media)
+            if self.media is media:
+                self.media = None
 
     def wake(self) -> None:
-        """Start ticking if there is something to do (idempotent)."""
-        if not self.running and self._has_work():
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        """Look for work again (a stream started, a tone to play); idempotent."""
+        with self.lock:
+            self._failed = False
+        self._wakeup.set()
+
+    def stop(self) -> None:
+        """End the thread and wait for it (then the HAL may close the audio devices)."""
+        with self.lock:
+            self._stopping = True
+        self._wakeup.set()
+        if self._thread is not None:  # at most a tick's sleep away
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _deliver_events(self) -> None:
+        # Cleared before on_events() drains: an event queued after the drain posts again.
+        self._events_posted = False
+        self.on_events()
+
+    # -- the pump's thread -------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            with self.lock:
+                if self._stopping:
+                    return
+                delay = self._tick_if_due()
+            if delay is not None:
+                time.sleep(delay)  # ticking: new work is seen at the next tick, 20 ms at most
+                continue
+            # Idle until wake(). Whoever adds work changes the state before set(), so a wake-up
+            # between the check above and this wait returns at once, and clear() then loses
+            # nothing: the check runs again before the next wait.
+            self._wakeup.wait()
+            self._wakeup.clear()
 
     def _has_work(self) -> bool:
-        return self.player.active or (self.media is not None and self.media.stream is not None)
+        return self.player.active or any(media.stream is not None for media in self._calls)
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        next_at = loop.time()
-        while self._has_work():
-            self.tick()
-            next_at += FRAME_MS / 1000
-            delay = next_at - loop.time()
-            if delay < -0.1:  # more than 5 frames behind (a stalled loop): start a new schedule
+    def _tick_if_due(self) -> float | None:
+        """Tick when the schedule says so; seconds until the next tick (None: idle)."""
+        if self._failed or not self._has_work():
+            self._next_tick = None
+            return None
+        now = time.monotonic()
+        if self._next_tick is None:
+            self._next_tick = now  # the first tick at once
+        if now >= self._next_tick:
+            try:
+                self.tick(now)
+            except Exception:
+                log.exception("media: the audio tick failed; stopped until the next call or tone")
+                self._failed = True
+                self._next_tick = None
+                return None
+            self._post_events()
+            # An absolute schedule: no drift, and a tick a little late is caught up at once.
+            self._next_tick += FRAME_MS / 1000
+            if self._next_tick < now - MAX_LATE_S:
                 self.late_ticks += 1
-                next_at = loop.time()
-                delay = 0
-            await asyncio.sleep(delay)
+                self._next_tick = now
+        return max(0.0, self._next_tick - time.monotonic())
 
-    def tick(self) -> None:
-        now = self.now_ms()
+    def tick(self, now: float) -> None:
+        """One 20 ms frame at monotonic time `now` (the pump's thread, lock held)."""
+        now_ms = int(now * 1000)
+        clock_offset_ns = time.monotonic_ns() - time.time_ns()
+        for call in self._calls:
+            call.pump_receive(now_ms, clock_offset_ns)
         self.ticks += 1
-        mic = self.audio_in.read() if self.audio_in is not None else None
+        audio_in = self.audio_in
+        mic = audio_in.read() if audio_in is not None else None
         if mic is None:
             mic = SILENCE
         local, beep = self.player.frames()
-        stream = self.media.stream if self.media is not None else None
-        if stream is not None:
-            self.media.send_rtp(stream.push_capture(mix(mic, beep), now))  # type: ignore[union-attr]
-            speaker = stream.pull_playout(now)
+        media = self.media
+        stream = media.stream if media is not None else None
+        if media is not None and stream is not None:
+            media.pump_send_rtp(stream.push_capture(mix(mic, beep), now_ms))
+            speaker = stream.pull_playout(now_ms)
         else:
             speaker = SILENCE
         speaker = mix(mix(speaker, local), beep)
@@ -284,9 +456,16 @@ class AudioPump:
         if self.ticks % 10 == 0:
             self.speaker_db = level_db(speaker)
             self.mic_db = level_db(mic)
-        self.after_tick()
+        for call in self._calls:
+            call.pump_timers(now_ms)
 
-    def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+    def _post_events(self) -> None:
+        """Wake the loop (once until it has run) when a stream has events for it."""
+        if self._events_posted or self._loop is None:
+            return
+        for media in self._calls:
+            if media.stream is not None and media.stream.has_output():
+                self._events_posted = True
+                with contextlib.suppress(RuntimeError):  # the loop is closed: the process ends
+                    self._loop.call_soon_threadsafe(self._deliver_events)
+                return

@@ -2,9 +2,11 @@
 RTP sockets and media streams, and the 20 ms audio pump.
 
 The door firmware (app.py) and the emulator's flat phone (flat.py) are both stations. After every
-input (a datagram, a timer, an audio tick, a command) `process()` sends what the core produced,
-hands events to `on_agent_event` / `on_media_event`, lets the subclass run its own commands
-(`step`), and arms ONE timer at the earliest deadline.
+input (a datagram, a timer, a command, events from the media streams) `process()` sends what the
+core produced, hands events to `on_agent_event` / `on_media_event`, lets the subclass run its own
+commands (`step`), and arms ONE timer at the earliest deadline. The media streams live on the
+audio pump's thread (see media.py): it runs their timers and calls `process()` on the loop when
+they have events; here they are only started, asked and closed, through `CallMedia`.
 """
 
 from __future__ import annotations
@@ -93,9 +95,8 @@ class Station:
             AgentConfig(self.local_addr, **agent_options), self.rng, HASHES, self.now_ms()
         )
         self.rtp_ports = RtpPorts(bind[0], *rtp_range)
-        self.pump = AudioPump(
-            audio_in, audio_out, TonePlayer(tones_country), self.now_ms, self.process
-        )
+        self.pump = AudioPump(audio_in, audio_out, TonePlayer(tones_country), self.process)
+        self.pump.start()
 
     async def stop_station(self) -> None:
         for call_id in list(self.calls):
@@ -159,9 +160,6 @@ class Station:
         now = self.now_ms()
         assert self.agent is not None
         self.agent.handle_timer(now)
-        for media in self.calls.values():
-            if media.stream is not None:
-                media.stream.handle_timer(now)
         self.on_timer(now)
         self.process()
 
@@ -191,10 +189,7 @@ class Station:
             moved = True
             self.on_agent_event(event, now)
         for media in list(self.calls.values()):
-            if media.stream is None:
-                continue
-            media.flush_rtcp()
-            while (media_event := media.stream.next_event()) is not None:
+            for media_event in media.take_events():
                 moved = True
                 self.on_media_event(media, media_event, now)
         return self.step(now) or moved
@@ -202,8 +197,7 @@ class Station:
     def _arm_timer(self) -> None:
         if self.loop is None or self.agent is None:
             return
-        deadlines = [self.agent.next_deadline(), *self.deadlines()]
-        deadlines += [m.stream.next_deadline() for m in self.calls.values() if m.stream is not None]
+        deadlines = [self.agent.next_deadline(), *self.deadlines()]  # media: the pump's thread
         due = min((d for d in deadlines if d is not None), default=None)
         if self._timer is not None:
             if due is not None and abs(self._timer.when() * 1000 - due) < 1:
@@ -217,8 +211,10 @@ class Station:
     def open_media(self, call_id: str) -> Addr:
         """Bind the call's RTP/RTCP sockets now; the (host, port) to put in SDP. OSError if none."""
         assert self.rtp_ports is not None and self.local_addr is not None
-        media = CallMedia(call_id, self.process)
-        port = media.open(self.rtp_ports, self.now_ms)
+        assert self.pump is not None
+        media = CallMedia(call_id, self.pump.lock)
+        port = media.open(self.rtp_ports)
+        self.pump.add(media)
         self.calls[call_id] = media
         return (self.local_addr[0], port)
 
@@ -238,14 +234,14 @@ class Station:
         media = self.calls.pop(call_id, None)
         if media is None:
             return None
-        stats = media.stream.stats() if media.stream is not None else None
+        stats = media.stats()
+        if self.pump is not None:
+            self.pump.remove(media)
         media.close(self.now_ms())
-        if self.pump is not None and self.pump.media is media:
-            self.pump.media = None
         if self.active_call == call_id:
             self.active_call = None
         return stats
 
     def active_stats(self) -> dict[str, Any] | None:
         media = self.calls.get(self.active_call) if self.active_call else None
-        return media.stream.stats() if media is not None and media.stream is not None else None
+        return media.stats() if media is not None else None

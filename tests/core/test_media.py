@@ -517,3 +517,16 @@ def test_a_key_press_plays_as_silence_not_as_concealed_loss():
     assert stats["concealed_ms"] <= 40, stats["concealed_ms"]
     quiet = [pcm for pcm in call.played["flat"][20:] if level(pcm, 1000) < 100]
     assert len(quiet) >= 5
+
+
+def test_has_output_tells_when_events_or_datagrams_wait():
+    call = Call()
+    assert not call.door.has_output()
+    call.door.receive_rtp(b"junk", FLAT, 0)  # a PacketDropped event
+    assert call.door.has_output()
+    events(call.door)
+    assert not call.door.has_output()
+    call.door.close(0)  # an RTCP BYE to send
+    assert call.door.has_output()
+    call.door.datagrams_to_send()
+    assert not call.door.has_output()
