@@ -251,12 +251,20 @@ class JitterBuffer:
             frames.pop(0)  # overlapped by what was played (packets of uneven size)
             self.late += 1
         target = self.target_ms * self.rate
+        step = self.frame_samples
         if self.play_ts is None:
-            if not frames or self._waited(frames[0][0], now_ms) < target:
+            # Start at the tick nearest the target, not the first one after it: ticks come every
+            # frame, so this centres the delay on the target instead of half a frame above.
+            start = target - step // 2
+            if not frames or self._waited(frames[0][0], now_ms) < start:
                 return (IDLE, None, 0)
+            # Packets released together (RTP source probation holds the first one back) make
+            # the oldest wait too long: start with the newest that has waited enough.
+            while len(frames) > 1 and self._waited(frames[1][0], now_ms) >= start:
+                frames.pop(0)
+                self.skipped += 1
             self.play_ts = frames[0][0]
             self._next_adjust_ms = now_ms + self.ADJUST_MS
-        step = self.frame_samples
         if not frames:
             self.underruns += 1
             return self._conceal(step)

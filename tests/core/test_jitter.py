@@ -225,3 +225,23 @@ def test_put_results():
     assert jb.put(100 + 8000 * 100, b"x" * 160, 20) == jitter.PUT_HELD
     assert jb.get(200)[0] == FRAME
     assert jb.put(100, b"x" * 160, 201) == jitter.PUT_LATE
+
+
+def test_playout_delay_is_centred_on_the_target_whatever_the_tick_phase():
+    # The pump pulls every 20 ms at some phase to the arrivals: the buffer starts at the tick
+    # nearest its target, so the delay is within half a frame of it (on average the target),
+    # not up to a whole frame above it.
+    delays = []
+    for phase in range(FRAME_MS):
+        jb = JitterBuffer(min_delay_ms=20)
+        simulate(stream(100), 2999, jb, pull_phase_ms=phase)
+        delays.append(jb.delay_ms(3000 + phase))  # at the next pull, before it plays
+    assert min(delays) >= 10 and max(delays) < 30, delays
+    assert abs(sum(delays) / len(delays) - 20) <= 1, delays
+    # The same when the first two packets are handed over together (RTP source probation).
+    for phase in range(FRAME_MS):
+        jb = JitterBuffer(min_delay_ms=20)
+        first = stream(2)
+        together = [(first[1][0], ts, n) for _, ts, n in first]
+        simulate(together + stream(98, first=2), 2999, jb, pull_phase_ms=phase)
+        assert 10 <= jb.delay_ms(3000 + phase) < 30, (phase, jb.delay_ms(3000 + phase))
