@@ -172,7 +172,9 @@ class JitterBuffer:
                 self._store(ext, samples, payload)
                 return PUT_RESYNC
         self._pending = None
-        self._measure(transit, now_ms)  # late packets too: they are the evidence of jitter
+        # _measure(), with the base already at hand: late packets count, they are the evidence
+        self._note_relative_delay(0 if base is None else (transit - base) / self.rate, now_ms)
+        self._note_transit(transit, now_ms)
         if self._played_until is not None and ext < self._played_until:
             self.late += 1
             return PUT_LATE

@@ -295,7 +295,7 @@ class MediaStream:
         if self._closed:
             self._drops[DROP_CLOSED] = self._drops.get(DROP_CLOSED, 0) + 1
             return
-        if rtp.is_rtcp(data):
+        if len(data) >= 2 and 192 <= data[1] <= 223:  # rtp.is_rtcp(), inline: every packet
             self.receive_rtcp(data, addr, now_ms)
             return
         try:
@@ -439,9 +439,12 @@ class MediaStream:
             raise ValueError("PCM must be whole 16-bit samples")
         if self._closed:
             return []
-        capture = self._capture + pcm if self._capture else pcm
         size = self._frame_bytes
         out = []
+        if len(pcm) == size and not self._capture:  # the pump's 20 ms frame at 20 ms ptime
+            self._send_frame(pcm, out)
+            return out
+        capture = self._capture + pcm if self._capture else pcm
         start = 0
         while len(capture) - start >= size:
             self._send_frame(capture[start : start + size], out)
@@ -453,7 +456,7 @@ class MediaStream:
         sender = self._sender
         samples = len(frame) >> 1
         addr = self._remote_rtp
-        if not self._sending or not _usable(addr):
+        if not self._sending or addr is None or addr[0] in ("0.0.0.0", "::"):  # not _usable()
             sender.skip(samples)
             return
         tx = self._dtmf_tx

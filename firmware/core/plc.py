@@ -112,8 +112,14 @@ class Concealer:
 
     def _push(self, pcm):
         """Append to the history and return the same amount of audio, OVERLAP_MAX late."""
-        out = (self._history[-2 * OVERLAP_MAX :] + pcm)[: len(pcm)]
-        self._history = (self._history + pcm)[-2 * HISTORY :]
+        history = self._history  # always 2 * HISTORY bytes
+        n = len(pcm)
+        if 2 * OVERLAP_MAX <= n <= 2 * HISTORY:
+            # The same bytes as the general case below, with one copy less of each.
+            self._history = history[n:] + pcm
+            return history[-2 * OVERLAP_MAX :] + pcm[: n - 2 * OVERLAP_MAX]
+        out = (history[-2 * OVERLAP_MAX :] + pcm)[:n]
+        self._history = (history + pcm)[-2 * HISTORY :]
         return out
 
     def _blend_tail(self):

@@ -109,6 +109,9 @@ class RtpPacket:
         n = len(data)
         if n < HEADER_SIZE:
             raise RtpError(REASON_TRUNCATED_HEADER, "%d bytes, need 12" % n)
+        if data[0] == 0x80:  # the usual packet: no padding, extension or CSRC to look at
+            second, seq, ts, ssrc = struct.unpack_from("!BHII", data, 1)
+            return cls(second & 0x7F, seq, ts, ssrc, bytes(data[HEADER_SIZE:]), bool(second & 0x80))
         first, second, seq, ts, ssrc = struct.unpack_from("!BBHII", data, 0)
         if first >> 6 != RTP_VERSION:
             raise RtpError(REASON_BAD_VERSION, "version %d" % (first >> 6))
@@ -208,9 +211,15 @@ class RtpSender:
 
     def packet(self, payload_type, payload, timestamp, marker=False):
         """Serialize a packet with the next sequence number at an explicit timestamp."""
-        data = RtpPacket(
-            payload_type, self.sequence_number, timestamp, self.ssrc, payload, marker
-        ).serialize()
+        # RtpPacket(...).serialize() without the packet object: the same bytes and checks.
+        if not 0 <= payload_type <= 127:
+            raise ValueError("payload type %r out of range" % (payload_type,))
+        if not (0 <= timestamp <= 0xFFFFFFFF and 0 <= self.ssrc <= 0xFFFFFFFF):
+            raise ValueError("timestamp and SSRC must be 32-bit")
+        second = payload_type | 0x80 if marker else payload_type
+        data = struct.pack(
+            "!BBHII", RTP_VERSION << 6, second, self.sequence_number, timestamp, self.ssrc
+        ) + bytes(payload)
         self.sequence_number = (self.sequence_number + 1) & 0xFFFF
         self.packets_sent += 1
         self.octets_sent += len(payload)

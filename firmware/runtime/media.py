@@ -32,6 +32,7 @@ import contextlib
 import logging
 import math
 import random
+import select
 import socket
 import struct
 import sys
@@ -66,6 +67,8 @@ Addr = tuple[str, int]
 SO_TIMESTAMPNS = 35 if sys.platform == "linux" else None
 _TIMESPEC = struct.Struct("@ll")
 _ANCILLARY_BYTES = socket.CMSG_SPACE(_TIMESPEC.size) if SO_TIMESTAMPNS else 0
+# A plain int: `flags & socket.MSG_TRUNC` runs the enum module's Python code on every datagram.
+_MSG_TRUNC = int(socket.MSG_TRUNC)
 
 
 def mix(a: bytes, b: bytes | None) -> bytes:
@@ -135,11 +138,18 @@ class CallMedia:
         self.rtp: socket.socket | None = None
         self.rtcp: socket.socket | None = None
         self.port = 0
+        # Which of the pair has datagrams waiting, in one syscall: a recvmsg that finds nothing
+        # raises BlockingIOError, which costs more than this poll (both sockets, every tick).
+        self._poller = select.poll()
+        self._rtp_fd = -1
 
     # -- the loop thread ---------------------------------------------------------------------
     def open(self, ports: RtpPorts) -> int:
         """Bind the socket pair now; the port to put in SDP. OSError if no pair is free."""
         self.rtp, self.rtcp, self.port = ports.open_pair()
+        self._rtp_fd = self.rtp.fileno()
+        self._poller.register(self.rtp, select.POLLIN)
+        self._poller.register(self.rtcp, select.POLLIN)
         return self.port
 
     def start(self, params: Any, now_ms: int, inactivity_ms: int, jitter_min_ms: int) -> None:
@@ -199,20 +209,36 @@ class CallMedia:
 
     # -- the pump's thread, lock held ---------------------------------------------------------
     def pump_receive(self, now_ms: int, clock_offset_ns: int) -> None:
-        """Hand what arrived since the last tick to the stream, with its arrival times."""
+        """Hand what arrived since the last tick to the stream, with its arrival times.
+
+        RTP before RTCP, at most MAX_DATAGRAMS_PER_TICK from each socket."""
         stream = self.stream
-        if stream is None:
+        if stream is None or self.rtp is None:
             return
-        for _ in range(MAX_DATAGRAMS_PER_TICK):
-            datagram = _receive(self.rtp, now_ms, clock_offset_ns)
-            if datagram is None:
-                break
-            stream.receive_rtp(*datagram)
-        for _ in range(MAX_DATAGRAMS_PER_TICK):
-            datagram = _receive(self.rtcp, now_ms, clock_offset_ns)
-            if datagram is None:
-                break
-            stream.receive_rtcp(*datagram)
+        rtp_fd = self._rtp_fd
+        rtp_left = rtcp_left = MAX_DATAGRAMS_PER_TICK
+        while True:
+            ready = self._poller.poll(0)
+            if not ready:
+                return
+            rtp_ready = rtcp_ready = False
+            for fd, _events in ready:
+                if fd == rtp_fd:
+                    rtp_ready = True
+                else:
+                    rtcp_ready = True
+            if rtp_ready and rtp_left:
+                rtp_left -= 1
+                datagram = _receive(self.rtp, now_ms, clock_offset_ns)
+                if datagram is not None:
+                    stream.receive_rtp(*datagram)
+            elif rtcp_ready and rtcp_left:
+                rtcp_left -= 1
+                datagram = _receive(self.rtcp, now_ms, clock_offset_ns)
+                if datagram is not None:
+                    stream.receive_rtcp(*datagram)
+            else:
+                return
 
     def pump_send_rtp(self, datagrams: list[tuple[bytes, Addr]]) -> None:
         _send(self.rtp, datagrams)
@@ -247,7 +273,7 @@ def _receive(
     except OSError as exc:  # an ICMP error reported on the socket
         log.debug("RTP socket error: %s", exc)
         return None
-    if flags & socket.MSG_TRUNC:
+    if flags & _MSG_TRUNC:
         data = b""  # cut short it could parse as a shorter packet: the stream counts a drop
     arrived_ms = now_ms
     for level, kind, stamp in ancillary:
@@ -405,7 +431,12 @@ class AudioPump:
             self._wakeup.clear()
 
     def _has_work(self) -> bool:
-        return self.player.active or any(media.stream is not None for media in self._calls)
+        if self.player.active:
+            return True
+        for media in self._calls:  # noqa: SIM110 - no generator to build every tick
+            if media.stream is not None:
+                return True
+        return False
 
     def _tick_if_due(self) -> float | None:
         """Tick when the schedule says so; seconds until the next tick (None: idle)."""
@@ -450,7 +481,8 @@ class AudioPump:
             speaker = stream.pull_playout(now_ms)
         else:
             speaker = SILENCE
-        speaker = mix(mix(speaker, local), beep)
+        if local is not None or beep is not None:  # mostly neither during a call
+            speaker = mix(mix(speaker, local), beep)
         if self.audio_out is not None:
             self.audio_out.write(speaker)
         if self.ticks % 10 == 0:

@@ -11,6 +11,8 @@ from hal.audio import FRAME_BYTES, FRAME_SAMPLES, SAMPLE_BYTES, SAMPLE_RATE, SIL
 from hal.errors import AudioDeviceError
 from hal.profile import AudioConfig
 
+READ_FRAMES = 50 * FRAME_SAMPLES  # WavIn reads a second at a time
+
 
 class SilentIn:
     """A microphone in a quiet room."""
@@ -59,14 +61,40 @@ class WavIn:
             )
         self._loop = loop
         self._ended = False
+        # Read a second at a time: wave's readframes() costs as much per 20 ms frame as per second.
+        self._buffer = b""
+        self._pos = 0
+
+    def _readframes(self, frames: int) -> bytes:
+        """wave's readframes(), served from the buffer."""
+        want = frames * SAMPLE_BYTES
+        if len(self._buffer) - self._pos < want:
+            chunks = [self._buffer[self._pos :]]
+            size = len(chunks[0])
+            while size < want:
+                more = self._wav.readframes(READ_FRAMES)
+                if not more:
+                    break
+                chunks.append(more)
+                size += len(more)
+            self._buffer = b"".join(chunks)
+            self._pos = 0
+        data = self._buffer[self._pos : self._pos + want]
+        self._pos += len(data)
+        return data
+
+    def _rewind(self) -> None:
+        self._wav.rewind()
+        self._buffer = b""
+        self._pos = 0
 
     def read(self) -> bytes | None:
         if self._ended:
             return SILENCE
-        data = self._wav.readframes(FRAME_SAMPLES)
+        data = self._readframes(FRAME_SAMPLES)
         if len(data) < FRAME_BYTES and self._loop and self._wav.getnframes() > 0:
-            self._wav.rewind()
-            data += self._wav.readframes(FRAME_SAMPLES - len(data) // SAMPLE_BYTES)
+            self._rewind()
+            data += self._readframes(FRAME_SAMPLES - len(data) // SAMPLE_BYTES)
         if len(data) < FRAME_BYTES:
             self._ended = True
         return data.ljust(FRAME_BYTES, b"\0")

@@ -183,3 +183,19 @@ def test_concealment_of_nothing_is_silence_and_odd_sizes_work():
     for n in (1, 7, 80, 81, 333):
         assert len(c.conceal(n)) == 2 * n
     assert len(c.good(b"\x01\x00" * 5)) == 10
+
+
+def test_good_frames_of_any_size_are_the_stream_delayed():
+    # Frames shorter than the delay, longer than the history and in between (two code paths).
+    stream = bytes((i * 37) & 0xFF for i in range(2 * 4000))
+    sizes = [2, 58, 60, 62, 320, 958, 960, 962, 1000, 320, 2, 320]
+    concealer = plc.Concealer()
+    out = b""
+    pos = 0
+    for size in sizes:
+        frame = stream[pos : pos + size]
+        pos += size
+        result = concealer.good(frame)
+        assert len(result) == size
+        out += result
+    assert out == (bytes(2 * DELAY) + stream)[:pos]

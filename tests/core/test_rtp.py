@@ -269,3 +269,38 @@ def test_receiver_switches_source_only_after_silence():
     assert rx.address == nat
     rx.forget_source()
     assert rx.ssrc is None and rx.receive(_packet(seq=1), a, 1240) == []
+
+
+def test_sender_packets_are_what_serialize_gives():
+    # RtpSender.packet builds the header itself: it must match RtpPacket.serialize exactly.
+    s = rtp.RtpSender(FakeRandom(7), ssrc=0xFFFFFFFF)
+    s.sequence_number = 0xFFFF
+    cases = [(0, b"\xff" * 160, 0, False), (8, b"\x00" * 80, 0xFFFFFFFF, True), (127, b"", 5, True)]
+    for pt, payload, ts, marker in cases:
+        seq = s.sequence_number
+        data = s.packet(pt, payload, ts, marker)
+        assert data == RtpPacket(pt, seq, ts, 0xFFFFFFFF, payload, marker).serialize()
+    for pt, ts in ((128, 0), (-1, 0), (0, 1 << 32), (0, -1)):
+        assert raises(ValueError, s.packet, pt, b"", ts)
+
+
+def test_plain_and_general_headers_parse_alike():
+    # A first byte of 0x80 takes the short path; the same packet with an empty CSRC-free
+    # extension header, or padding, takes the general one: the fields must agree.
+    for marker in (False, True):
+        plain = _packet(pt=8, seq=0xFFFF, ts=0xFFFFFFFF, marker=marker)
+        data = plain.serialize()
+        assert data[0] == 0x80
+        parsed = RtpPacket.parse(data)
+        assert parsed == plain and parsed.csrc == [] and parsed.extension_profile is None
+        assert parsed.padding_size == 0 and isinstance(parsed.payload, bytes)
+        padded = RtpPacket(8, 0xFFFF, 0xFFFFFFFF, 0x11223344, b"\xff" * 160, marker)
+        padded.padding_size = 4
+        general = RtpPacket.parse(padded.serialize())
+        assert general.payload == parsed.payload and general.marker == parsed.marker
+        assert (general.payload_type, general.sequence_number, general.timestamp) == (
+            8,
+            0xFFFF,
+            0xFFFFFFFF,
+        )
+    assert RtpPacket.parse(bytearray(data)) == parsed
