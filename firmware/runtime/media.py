@@ -69,6 +69,9 @@ _TIMESPEC = struct.Struct("@ll")
 _ANCILLARY_BYTES = socket.CMSG_SPACE(_TIMESPEC.size) if SO_TIMESTAMPNS else 0
 # A plain int: `flags & socket.MSG_TRUNC` runs the enum module's Python code on every datagram.
 _MSG_TRUNC = int(socket.MSG_TRUNC)
+_SOL_SOCKET = socket.SOL_SOCKET
+_TIMESPEC_BYTES = _TIMESPEC.size
+_unpack_timespec = _TIMESPEC.unpack
 
 
 def mix(a: bytes, b: bytes | None) -> bytes:
@@ -277,11 +280,12 @@ def _receive(
         data = b""  # cut short it could parse as a shorter packet: the stream counts a drop
     arrived_ms = now_ms
     for level, kind, stamp in ancillary:
-        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(stamp) == _TIMESPEC.size:
-            seconds, nanoseconds = _TIMESPEC.unpack(stamp)
-            stamp_ns = seconds * 1_000_000_000 + nanoseconds + clock_offset_ns
+        if level == _SOL_SOCKET and kind == SO_TIMESTAMPNS and len(stamp) == _TIMESPEC_BYTES:
+            seconds, nanoseconds = _unpack_timespec(stamp)
+            stamp_ms = (seconds * 1_000_000_000 + nanoseconds + clock_offset_ns) // 1_000_000
             # Bounded: a step of the real-time clock since the arrival must not reorder time.
-            arrived_ms = max(now_ms - 1000, min(now_ms, stamp_ns // 1_000_000))
+            if stamp_ms < now_ms:
+                arrived_ms = stamp_ms if stamp_ms > now_ms - 1000 else now_ms - 1000
     return data, (addr[0], addr[1]), arrived_ms
 
 
