@@ -99,6 +99,18 @@ class RtpPorts:
         self.low = low + (low & 1)
         self.high = high
         self._next = self.low
+        # Linux switches its receive stamps on lazily (deferred work) when the first socket asks
+        # and off when the last one closes; a datagram that arrives meanwhile is stamped when it
+        # is read. This socket keeps them on, so a call's first packets get true arrival times.
+        self._stamps_on: socket.socket | None = None
+        if SO_TIMESTAMPNS is not None:
+            self._stamps_on = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self._stamps_on.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+
+    def close(self) -> None:
+        if self._stamps_on is not None:
+            self._stamps_on.close()
+            self._stamps_on = None
 
     def open_pair(self) -> tuple[socket.socket, socket.socket, int]:
         """Bind an RTP/RTCP socket pair now (so the port can go into SDP at once).

@@ -103,6 +103,8 @@ class Station:
             self.close_media(call_id)
         if self.pump is not None:
             self.pump.stop()
+        if self.rtp_ports is not None:
+            self.rtp_ports.close()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

@@ -18,19 +18,9 @@ from firmware.runtime import config
 from firmware.runtime.app import Firmware
 from firmware.runtime.flat import IDLE, IN_CALL, RINGING, FlatPhone, FrameSource, tone_pcm
 from tests.runtime.audio_check import tone_share
+from tests.runtime.waiting import until
 
 pytestmark = pytest.mark.timeout(60)
-
-
-async def until(condition: Callable[[], Any], timeout: float = 5, what: str = "") -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        await asyncio.sleep(0.01)
 
 
 def door_config(tmp_path: Path, targets: list[str], **sections: dict[str, Any]) -> config.Config:

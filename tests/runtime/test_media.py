@@ -9,7 +9,6 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -34,19 +33,9 @@ from firmware.runtime.media import (
     _receive,
 )
 from tests.runtime.audio_check import rms, tone_share
+from tests.runtime.waiting import until
 
 pytestmark = pytest.mark.timeout(30)
-
-
-async def until(condition: Callable[[], Any], timeout: float = 5, what: str = "") -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        await asyncio.sleep(0.01)
 
 
 def udp_socket() -> socket.socket:
@@ -215,12 +204,24 @@ def test_tones_run_the_pump_and_it_idles_when_they_end() -> None:
 
 @pytest.mark.skipif(SO_TIMESTAMPNS is None, reason="kernel arrival stamps are Linux's")
 def test_a_datagram_read_later_keeps_its_arrival_time_and_an_oversized_one_comes_empty() -> None:
-    rtp, _rtcp, port = RtpPorts("127.0.0.1", 41400, 41499).open_pair()
+    ports = RtpPorts("127.0.0.1", 41400, 41499)
+    rtp, _rtcp, port = ports.open_pair()
     sender = udp_socket()
     try:
+        # The kernel switches its stamps on a moment after the first socket asks (RtpPorts
+        # keeps them on from then): wait for that, as a door does between start and a call.
+        deadline = time.monotonic() + 2
+        while True:
+            sender.sendto(b"probe", ("127.0.0.1", port))
+            time.sleep(0.03)
+            now_ms = _monotonic_ms()
+            probe = _receive(rtp, now_ms, time.monotonic_ns() - time.time_ns())
+            if probe is not None and probe[2] <= now_ms - 20:
+                break
+            assert time.monotonic() < deadline, "the kernel never stamped a datagram"
+        before_ms = _monotonic_ms()  # before sending: a busy machine may pause us after it
         sender.sendto(bytes(5000), ("127.0.0.1", port))  # larger than any packet we read
         sender.sendto(b"rtp", ("127.0.0.1", port))
-        sent_ms = _monotonic_ms()
         time.sleep(0.1)  # read a tick or five later, as a busy pump would
         now_ms = _monotonic_ms()
         clock_offset_ns = time.monotonic_ns() - time.time_ns()
@@ -230,11 +231,12 @@ def test_a_datagram_read_later_keeps_its_arrival_time_and_an_oversized_one_comes
         assert datagram is not None
         data, addr, arrived_ms = datagram
         assert data == b"rtp" and addr == sender.getsockname()
-        assert sent_ms - 5 <= arrived_ms <= now_ms - 50  # when it came, not when it was read
+        assert before_ms - 1 <= arrived_ms <= now_ms - 50  # when it came, not when it was read
         assert _receive(rtp, now_ms, 0) is None
     finally:
         rtp.close()
         _rtcp.close()
+        ports.close()
         sender.close()
 
 
