@@ -1,9 +1,10 @@
 """The firmware: the core's user agent and door controller wired to sockets, the HAL and HTTP.
 
-All core objects are driven from the asyncio loop with `now_ms` from the loop's monotonic clock.
-After every input (a datagram, a HAL event, an HTTP action, a timer, an audio tick) `_process()`
-sends what the core produced, hands events on, runs commands, and arms ONE timer at the earliest
-deadline of the agent, the door and the call's media stream.
+The agent and the door are driven from the asyncio loop with `now_ms` from the loop's monotonic
+clock. After every input (a datagram, a HAL event, an HTTP action, a timer, events the media
+thread posts) `_process()` sends what the core produced, hands events on, runs commands, and
+arms ONE timer at the earliest deadline of the agent and the door. The call's media stream runs
+on the audio pump's thread (see firmware/runtime/media.py).
 """
 
 from __future__ import annotations
