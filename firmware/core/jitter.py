@@ -166,22 +166,20 @@ class JitterBuffer:
                 self.resyncs += 1
                 self.reset()
                 self._last_ext = ext
-                self._measure(pending[3], pending[4])
+                self._measure(pending[3], pending[4], self._min_transit())
                 self._store(pending[0], pending[1], pending[2])
-                self._measure(transit, now_ms)
+                self._measure(transit, now_ms, self._min_transit())
                 self._store(ext, samples, payload)
                 return PUT_RESYNC
         self._pending = None
-        # _measure(), with the base already at hand: late packets count, they are the evidence
-        self._note_relative_delay(0 if base is None else (transit - base) / self.rate, now_ms)
-        self._note_transit(transit, now_ms)
+        self._measure(transit, now_ms, base)  # late packets too: they are the evidence of jitter
         if self._played_until is not None and ext < self._played_until:
             self.late += 1
             return PUT_LATE
         return self._store(ext, samples, payload)
 
-    def _measure(self, transit, now_ms):
-        base = self._min_transit()
+    def _measure(self, transit, now_ms, base):
+        """Note a packet's transit; `base` is the min transit before it (None: the first)."""
         self._note_relative_delay(0 if base is None else (transit - base) / self.rate, now_ms)
         self._note_transit(transit, now_ms)
 

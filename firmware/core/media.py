@@ -295,7 +295,7 @@ class MediaStream:
         if self._closed:
             self._drops[DROP_CLOSED] = self._drops.get(DROP_CLOSED, 0) + 1
             return
-        if len(data) >= 2 and 192 <= data[1] <= 223:  # rtp.is_rtcp(), inline: every packet
+        if rtp.is_rtcp(data):
             self.receive_rtcp(data, addr, now_ms)
             return
         try:
@@ -456,7 +456,7 @@ class MediaStream:
         sender = self._sender
         samples = len(frame) >> 1
         addr = self._remote_rtp
-        if not self._sending or addr is None or addr[0] in ("0.0.0.0", "::"):  # not _usable()
+        if not self._sending or not _usable(addr):
             sender.skip(samples)
             return
         tx = self._dtmf_tx

@@ -44,6 +44,19 @@ class RtpError(ValueError):
         self.reason = reason
 
 
+def fixed_header(first, payload_type, marker, sequence_number, timestamp, ssrc):
+    """The 12-byte fixed header (RFC 3550 section 5.1) after its first byte `first` (version,
+    padding, extension and CSRC count); raises ValueError for fields out of range."""
+    if not 0 <= payload_type <= 127:
+        raise ValueError("payload type %r out of range" % (payload_type,))
+    if not 0 <= sequence_number <= 0xFFFF:
+        raise ValueError("sequence number %r out of range" % (sequence_number,))
+    if not (0 <= timestamp <= 0xFFFFFFFF and 0 <= ssrc <= 0xFFFFFFFF):
+        raise ValueError("timestamp and SSRC must be 32-bit")
+    second = payload_type | 0x80 if marker else payload_type
+    return struct.pack("!BBHII", first, second, sequence_number, timestamp, ssrc)
+
+
 def is_rtcp(data):
     """True if a datagram on a multiplexed port is RTCP rather than RTP (RFC 5761 section 4)."""
     return len(data) >= 2 and 192 <= data[1] <= 223
@@ -156,12 +169,6 @@ class RtpPacket:
 
     def serialize(self):
         """The packet as bytes; raises ValueError for fields out of range."""
-        if not 0 <= self.payload_type <= 127:
-            raise ValueError("payload type %r out of range" % (self.payload_type,))
-        if not 0 <= self.sequence_number <= 0xFFFF:
-            raise ValueError("sequence number %r out of range" % (self.sequence_number,))
-        if not (0 <= self.timestamp <= 0xFFFFFFFF and 0 <= self.ssrc <= 0xFFFFFFFF):
-            raise ValueError("timestamp and SSRC must be 32-bit")
         if len(self.csrc) > 15:
             raise ValueError("at most 15 CSRCs")
         if not 0 <= self.padding_size <= 255:
@@ -172,9 +179,15 @@ class RtpPacket:
         has_extension = self.extension_profile is not None
         if has_extension:
             first |= 0x10
-        second = self.payload_type | (0x80 if self.marker else 0)
         parts = [
-            struct.pack("!BBHII", first, second, self.sequence_number, self.timestamp, self.ssrc)
+            fixed_header(
+                first,
+                self.payload_type,
+                self.marker,
+                self.sequence_number,
+                self.timestamp,
+                self.ssrc,
+            )
         ]
         for csrc in self.csrc:
             parts.append(struct.pack("!I", csrc))
@@ -211,15 +224,11 @@ class RtpSender:
 
     def packet(self, payload_type, payload, timestamp, marker=False):
         """Serialize a packet with the next sequence number at an explicit timestamp."""
-        # RtpPacket(...).serialize() without the packet object: the same bytes and checks.
-        if not 0 <= payload_type <= 127:
-            raise ValueError("payload type %r out of range" % (payload_type,))
-        if not (0 <= timestamp <= 0xFFFFFFFF and 0 <= self.ssrc <= 0xFFFFFFFF):
-            raise ValueError("timestamp and SSRC must be 32-bit")
-        second = payload_type | 0x80 if marker else payload_type
-        data = struct.pack(
-            "!BBHII", RTP_VERSION << 6, second, self.sequence_number, timestamp, self.ssrc
-        ) + bytes(payload)
+        # RtpPacket(...).serialize() without building the packet object (every 20 ms).
+        header = fixed_header(
+            RTP_VERSION << 6, payload_type, marker, self.sequence_number, timestamp, self.ssrc
+        )
+        data = header + bytes(payload)
         self.sequence_number = (self.sequence_number + 1) & 0xFFFF
         self.packets_sent += 1
         self.octets_sent += len(payload)
