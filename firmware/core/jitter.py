@@ -84,6 +84,7 @@ class JitterBuffer:
         self._win_start_ms = None
         self._win_min = None  # min transit in the current window
         self._prev_min = None  # ... and in the previous one
+        self._base = None  # the smaller of the two: the path's base delay (None: no packet yet)
         self._peak_ms = 0.0
         self._second_ms = 0.0
         self._peak_at_ms = None
@@ -95,39 +96,55 @@ class JitterBuffer:
 
     # -- input -------------------------------------------------------------------------------
 
-    def _unwrap(self, timestamp):
-        if self._last_ext is None:
+    def put(self, timestamp, payload, now_ms, samples=None):
+        """Add a packet's payload (`samples` defaults to len(payload), right for G.711)."""
+        if samples is None:
+            samples = len(payload)
+        if samples <= 0:
+            return PUT_EMPTY
+        last = self._last_ext  # unwrap the 32-bit timestamp next to the newest one
+        if last is None:
             ext = timestamp
         else:
-            delta = (timestamp - self._last_ext) & 0xFFFFFFFF
+            delta = (timestamp - last) & 0xFFFFFFFF
             if delta >= 0x80000000:
                 delta -= 0x100000000
-            ext = self._last_ext + delta
-        return ext
+            ext = last + delta
+        transit = now_ms * self.rate - ext
+        base = self._base
+        if base is not None:
+            relative = transit - base
+            limit = self.RESYNC_MS * self.rate
+            if relative > limit or relative < -limit:
+                return self._off_timeline(ext, samples, payload, transit, now_ms)
+        self._pending = None
+        self._measure(transit, now_ms, base)  # late packets too: they are the evidence of jitter
+        if self._played_until is not None and ext < self._played_until:
+            self.late += 1
+            return PUT_LATE
+        return self._store(ext, samples, payload)
 
-    def _min_transit(self):
-        if self._prev_min is None:
-            return self._win_min
-        if self._win_min is None:
-            return self._prev_min
-        return min(self._win_min, self._prev_min)
+    def _off_timeline(self, ext, samples, payload, transit, now_ms):
+        """A packet far off the timeline: held, or with the held one a new timeline."""
+        pending = self._pending
+        if pending is None or abs(transit - pending[3]) > self.RESYNC_MS * self.rate:
+            self._pending = [ext, samples, payload, transit, now_ms]
+            return PUT_HELD
+        self.resyncs += 1
+        self.reset()
+        self._last_ext = ext
+        self._measure(pending[3], pending[4], self._base)
+        self._store(pending[0], pending[1], pending[2])
+        self._measure(transit, now_ms, self._base)
+        self._store(ext, samples, payload)
+        return PUT_RESYNC
 
-    def _note_transit(self, transit, now_ms):
-        if self._win_start_ms is None or now_ms - self._win_start_ms >= 2 * self.WINDOW_MS:
-            self._prev_min = None
-            self._win_min = None
-            self._win_start_ms = now_ms
-        elif now_ms - self._win_start_ms >= self.WINDOW_MS:
-            self._prev_min = self._win_min
-            self._win_min = None
-            self._win_start_ms = now_ms
-        if self._win_min is None or transit < self._win_min:
-            self._win_min = transit
-
-    def _note_relative_delay(self, relative_ms, now_ms):
+    def _measure(self, transit, now_ms, base):
+        """Note a packet's transit; `base` is the min transit before it (None: the first)."""
         # The two largest relative delays seen, both fading with calm_ms: the target follows
         # the second, so one stray packet does not move it but a spike (a burst of late
         # packets) or recurring jitter does.
+        relative_ms = 0 if base is None else (transit - base) / self.rate
         if self._peak_at_ms is not None:
             elapsed = now_ms - self._peak_at_ms
             if elapsed > 0:
@@ -146,42 +163,20 @@ class JitterBuffer:
         elif target > self.max_delay_ms:
             target = self.max_delay_ms
         self.target_ms = target
-
-    def put(self, timestamp, payload, now_ms, samples=None):
-        """Add a packet's payload (`samples` defaults to len(payload), right for G.711)."""
-        if samples is None:
-            samples = len(payload)
-        if samples <= 0:
-            return PUT_EMPTY
-        ext = self._unwrap(timestamp)
-        transit = now_ms * self.rate - ext
-        base = self._min_transit()
-        if base is not None:
-            relative = transit - base
-            if relative > self.RESYNC_MS * self.rate or relative < -self.RESYNC_MS * self.rate:
-                pending = self._pending
-                if pending is None or abs(transit - pending[3]) > self.RESYNC_MS * self.rate:
-                    self._pending = [ext, samples, payload, transit, now_ms]
-                    return PUT_HELD
-                self.resyncs += 1
-                self.reset()
-                self._last_ext = ext
-                self._measure(pending[3], pending[4], self._min_transit())
-                self._store(pending[0], pending[1], pending[2])
-                self._measure(transit, now_ms, self._min_transit())
-                self._store(ext, samples, payload)
-                return PUT_RESYNC
-        self._pending = None
-        self._measure(transit, now_ms, base)  # late packets too: they are the evidence of jitter
-        if self._played_until is not None and ext < self._played_until:
-            self.late += 1
-            return PUT_LATE
-        return self._store(ext, samples, payload)
-
-    def _measure(self, transit, now_ms, base):
-        """Note a packet's transit; `base` is the min transit before it (None: the first)."""
-        self._note_relative_delay(0 if base is None else (transit - base) / self.rate, now_ms)
-        self._note_transit(transit, now_ms)
+        # The min transit of the current window and of the previous one.
+        start = self._win_start_ms
+        if start is None or now_ms - start >= 2 * self.WINDOW_MS:
+            self._prev_min = None
+            self._win_min = None
+            self._win_start_ms = now_ms
+        elif now_ms - start >= self.WINDOW_MS:
+            self._prev_min = self._win_min
+            self._win_min = None
+            self._win_start_ms = now_ms
+        if self._win_min is None or transit < self._win_min:
+            self._win_min = transit
+        prev = self._prev_min
+        self._base = self._win_min if prev is None or self._win_min < prev else prev
 
     def _store(self, ext, samples, payload):
         frames = self._frames
@@ -210,7 +205,7 @@ class JitterBuffer:
 
     def delay_ms(self, now_ms):
         """How long the fastest packets wait before being played (None while idle)."""
-        base = self._min_transit()
+        base = self._base
         if self.play_ts is None or base is None:
             return None
         return (now_ms * self.rate - self.play_ts - base) / self.rate
@@ -221,13 +216,6 @@ class JitterBuffer:
             return 0
         start = self._frames[0][0] if self.play_ts is None else self.play_ts
         return (self._frames[-1][0] + self._frames[-1][1] - start) / self.rate
-
-    def _waited(self, ext, now_ms):
-        """How long, in samples, the fastest packets of timestamp `ext` have been waiting."""
-        return now_ms * self.rate - ext - self._min_transit()
-
-    def _may_adjust(self, now_ms):
-        return self._next_adjust_ms is None or now_ms >= self._next_adjust_ms
 
     def _conceal(self, samples):
         self._underrun_samples += samples
@@ -252,15 +240,18 @@ class JitterBuffer:
             self.late += 1
         target = self.target_ms * self.rate
         step = self.frame_samples
+        # Packets of timestamp t have waited `now - t` samples (the fastest of them: their transit
+        # is the min transit, which every buffered packet has been measured into).
+        now = now_ms * self.rate - self._base if frames else 0
         if self.play_ts is None:
             # Start at the tick nearest the target, not the first one after it: ticks come every
             # frame, so this centres the delay on the target instead of half a frame above.
             start = target - step // 2
-            if not frames or self._waited(frames[0][0], now_ms) < start:
+            if not frames or now - frames[0][0] < start:
                 return (IDLE, None, 0)
             # Packets released together (RTP source probation holds the first one back) make
             # the oldest wait too long: start with the newest that has waited enough.
-            while len(frames) > 1 and self._waited(frames[1][0], now_ms) >= start:
+            while len(frames) > 1 and now - frames[1][0] >= start:
                 frames.pop(0)
                 self.skipped += 1
             self.play_ts = frames[0][0]
@@ -271,7 +262,7 @@ class JitterBuffer:
         head = frames[0]
         if head[0] > self.play_ts:
             gap = head[0] - self.play_ts
-            if self._waited(head[0], now_ms) < target:
+            if now - head[0] < target:
                 if gap > step:
                     gap = step
                 self.play_ts += gap
@@ -279,8 +270,8 @@ class JitterBuffer:
                 return self._conceal(gap)
             self.play_ts = head[0]  # the gap was a silence, or it is too late to fill it
             self._spliced = True
-        elif self._may_adjust(now_ms):
-            waited = self._waited(self.play_ts, now_ms)
+        elif self._next_adjust_ms is None or now_ms >= self._next_adjust_ms:
+            waited = now - self.play_ts
             if waited >= target + step and len(frames) > 1:
                 frames.pop(0)
                 self.play_ts = head[0] + head[1]

@@ -295,6 +295,21 @@ class MediaStream:
         if self._closed:
             self._drops[DROP_CLOSED] = self._drops.get(DROP_CLOSED, 0) + 1
             return
+        usual = self._receiver.receive_usual(data, addr, now_ms)
+        if usual is None:
+            self._receive_other(data, addr, now_ms)
+            return
+        # The next audio packet of the latched source (nearly every one): what the general path
+        # below does with it. Its address is already where we send: the general path latched
+        # the source and learned the address in one step (and a re-INVITE that moves the peer
+        # unlatches it).
+        self._last_heard_ms = now_ms
+        self._timed_out = False
+        if self._receiving:
+            payload = usual[1]
+            self._jitter.put(usual[0], (self.params.payload_type, payload), now_ms, len(payload))
+
+    def _receive_other(self, data, addr, now_ms):
         if rtp.is_rtcp(data):
             self.receive_rtcp(data, addr, now_ms)
             return
@@ -316,10 +331,7 @@ class MediaStream:
             self._jitter.reset()
             self._rfc4733_rx = dtmf.Rfc4733Receiver()
         if receiver.address != self._remote_rtp and receiver.address == addr:
-            self._event(RemoteAddressLearned(CHANNEL_RTP, addr, self._remote_rtp))
-            self._remote_rtp = addr
-            if self._rtcp_mux:
-                self._remote_rtcp = addr
+            self._learn_rtp_address(addr)
         self._heard(now_ms)
         event_pt = self.params.dtmf_payload_type
         for p in accepted:
@@ -327,6 +339,13 @@ class MediaStream:
                 self._receive_event(p, addr, now_ms)
             elif self._receiving:
                 self._jitter.put(p.timestamp, (p.payload_type, p.payload), now_ms, len(p.payload))
+
+    def _learn_rtp_address(self, addr):
+        """Symmetric RTP: send where the latched source's packets come from."""
+        self._event(RemoteAddressLearned(CHANNEL_RTP, addr, self._remote_rtp))
+        self._remote_rtp = addr
+        if self._rtcp_mux:
+            self._remote_rtcp = addr
 
     def _receive_event(self, packet, addr, now_ms):
         try:

@@ -44,6 +44,18 @@ class RtpError(ValueError):
         self.reason = reason
 
 
+try:  # CPython: precompiled formats (MicroPython's struct has no Struct)
+    _pack_header = struct.Struct("!BBHII").pack
+    _unpack_usual = struct.Struct("!HII").unpack_from
+except AttributeError:  # pragma: no cover - MicroPython
+
+    def _pack_header(first, second, sequence_number, timestamp, ssrc):
+        return struct.pack("!BBHII", first, second, sequence_number, timestamp, ssrc)
+
+    def _unpack_usual(data, offset):
+        return struct.unpack_from("!HII", data, offset)
+
+
 def fixed_header(first, payload_type, marker, sequence_number, timestamp, ssrc):
     """The 12-byte fixed header (RFC 3550 section 5.1) after its first byte `first` (version,
     padding, extension and CSRC count); raises ValueError for fields out of range."""
@@ -54,7 +66,7 @@ def fixed_header(first, payload_type, marker, sequence_number, timestamp, ssrc):
     if not (0 <= timestamp <= 0xFFFFFFFF and 0 <= ssrc <= 0xFFFFFFFF):
         raise ValueError("timestamp and SSRC must be 32-bit")
     second = payload_type | 0x80 if marker else payload_type
-    return struct.pack("!BBHII", first, second, sequence_number, timestamp, ssrc)
+    return _pack_header(first, second, sequence_number, timestamp, ssrc)
 
 
 def is_rtcp(data):
@@ -236,11 +248,22 @@ class RtpSender:
         return data
 
     def send(self, payload_type, payload, samples):
-        """Packetise one audio frame of `samples` samples at the current media time."""
-        data = self.packet(payload_type, payload, self.timestamp, self._talkspurt)
+        """Packetise one audio frame (bytes) of `samples` samples at the current media time."""
+        # packet() in one step (every 20 ms): our sequence number and timestamp are in range by
+        # construction, so only the payload type is checked.
+        if not 0 <= payload_type <= 127:
+            raise ValueError("payload type %r out of range" % (payload_type,))
+        seq = self.sequence_number
+        timestamp = self.timestamp
+        second = payload_type | 0x80 if self._talkspurt else payload_type
+        data = _pack_header(0x80, second, seq, timestamp, self.ssrc)
         self._talkspurt = False
-        self.advance(samples)
-        return data
+        self.sequence_number = (seq + 1) & 0xFFFF
+        self.packets_sent += 1
+        self.octets_sent += len(payload)
+        self.last_timestamp = timestamp
+        self.timestamp = (timestamp + samples) & 0xFFFFFFFF
+        return data + payload
 
     def advance(self, samples):
         """Move the media clock on while something else (a DTMF event) covers the time."""
@@ -397,6 +420,43 @@ class RtpReceiver:
             self._drop(DROP_PROBATION)  # the held packet never found a successor
         self._candidate = (addr, packet)
         return []
+
+    def receive_usual(self, data, addr, now_ms):
+        """The usual datagram in one step: the next audio packet (no marker, padding, extension
+        or CSRCs) from the latched source, at most MAX_DROPOUT ahead. Returns (timestamp,
+        payload) exactly as parse() and receive() would have accepted it, or None, having
+        changed nothing, for any other datagram: give that one to parse() and receive()."""
+        stats = self.stats
+        if (
+            stats is None
+            or len(data) < HEADER_SIZE
+            or data[0] != 0x80
+            or data[1] != self.jitter_payload_type
+            or addr != self.address
+        ):
+            return None
+        seq, timestamp, ssrc = _unpack_usual(data, 2)
+        delta = (seq - stats.max_seq) & 0xFFFF
+        if ssrc != self.ssrc or not 0 < delta < stats.MAX_DROPOUT:
+            return None
+        # SourceStats.update() and update_jitter() for this case.
+        if seq < stats.max_seq:
+            stats.cycles += 0x10000
+        stats.max_seq = seq
+        stats.received += 1
+        transit = now_ms * self.samples_per_ms - timestamp
+        if stats._transit is not None:
+            d = (transit - stats._transit) & 0xFFFFFFFF
+            if d >= 0x80000000:
+                d = 0x100000000 - d
+            stats.jitter_q4 += d - ((stats.jitter_q4 + 8) >> 4)
+        stats._transit = transit
+        self.last_drop = None
+        self.last_packet_ms = now_ms
+        self.packets += 1
+        payload = bytes(data[HEADER_SIZE:])
+        self.octets += len(payload)
+        return timestamp, payload
 
     def _accept(self, packet, now_ms):
         if self.stats is None:

@@ -52,6 +52,7 @@ except ImportError:  # pragma: no cover - audioop-lts is a dependency on 3.13+
 log = logging.getLogger("intercom.media")
 
 FRAME_MS = 20
+FRAME_TIME_S = FRAME_MS / 1000
 FRAME_BYTES = 320
 SILENCE = bytes(FRAME_BYTES)
 MAX_LATE_S = 0.1  # a tick this late (5 frames: a stalled process) starts a new schedule
@@ -157,6 +158,7 @@ class CallMedia:
         # raises BlockingIOError, which costs more than this poll (both sockets, every tick).
         self._poller = select.poll()
         self._rtp_fd = -1
+        self._deadline_ms = 0  # the stream's next_deadline(), asked again when it has come
 
     # -- the loop thread ---------------------------------------------------------------------
     def open(self, ports: RtpPorts) -> int:
@@ -169,6 +171,7 @@ class CallMedia:
 
     def start(self, params: Any, now_ms: int, inactivity_ms: int, jitter_min_ms: int) -> None:
         with self.lock:
+            self._deadline_ms = 0  # an update may bring the inactivity deadline forward
             if self.stream is not None:
                 self.stream.update(params, now_ms)
                 return
@@ -226,34 +229,26 @@ class CallMedia:
     def pump_receive(self, now_ms: int, clock_offset_ns: int) -> None:
         """Hand what arrived since the last tick to the stream, with its arrival times.
 
-        RTP before RTCP, at most MAX_DATAGRAMS_PER_TICK from each socket."""
+        Rounds of one datagram from each socket that has one (RTP first), at most
+        MAX_DATAGRAMS_PER_TICK rounds."""
         stream = self.stream
         if stream is None or self.rtp is None:
             return
+        poll = self._poller.poll
         rtp_fd = self._rtp_fd
-        rtp_left = rtcp_left = MAX_DATAGRAMS_PER_TICK
-        while True:
-            ready = self._poller.poll(0)
+        for _ in range(MAX_DATAGRAMS_PER_TICK):
+            ready = poll(0)
             if not ready:
                 return
-            rtp_ready = rtcp_ready = False
             for fd, _events in ready:
                 if fd == rtp_fd:
-                    rtp_ready = True
+                    datagram = _receive(self.rtp, now_ms, clock_offset_ns)
+                    if datagram is not None:
+                        stream.receive_rtp(datagram[0], datagram[1], datagram[2])
                 else:
-                    rtcp_ready = True
-            if rtp_ready and rtp_left:
-                rtp_left -= 1
-                datagram = _receive(self.rtp, now_ms, clock_offset_ns)
-                if datagram is not None:
-                    stream.receive_rtp(*datagram)
-            elif rtcp_ready and rtcp_left:
-                rtcp_left -= 1
-                datagram = _receive(self.rtcp, now_ms, clock_offset_ns)
-                if datagram is not None:
-                    stream.receive_rtcp(*datagram)
-            else:
-                return
+                    datagram = _receive(self.rtcp, now_ms, clock_offset_ns)
+                    if datagram is not None:
+                        stream.receive_rtcp(datagram[0], datagram[1], datagram[2])
 
     def pump_send_rtp(self, datagrams: list[tuple[bytes, Addr]]) -> None:
         _send(self.rtp, datagrams)
@@ -265,12 +260,16 @@ class CallMedia:
     def pump_timers(self, now_ms: int) -> None:
         """RTCP reports and the inactivity timeout of the stream, when due."""
         stream = self.stream
-        if stream is None:
+        if stream is None or now_ms < self._deadline_ms:
             return
         deadline = stream.next_deadline()
         if deadline is not None and deadline <= now_ms:
             stream.handle_timer(now_ms)
             self.pump_send_rtcp()
+            deadline = stream.next_deadline()
+        # A stream's deadline only moves later by itself (a packet heard, a report sent); the
+        # loop thread's start(), update() and close() reset this under the lock.
+        self._deadline_ms = deadline if deadline is not None else now_ms + 1000
 
 
 def _receive(
@@ -447,7 +446,8 @@ class AudioPump:
             self._wakeup.clear()
 
     def _has_work(self) -> bool:
-        if self.player.active:
+        player = self.player
+        if player.local is not None or player.beep is not None:
             return True
         for media in self._calls:  # noqa: SIM110 - no generator to build every tick
             if media.stream is not None:
@@ -460,9 +460,10 @@ class AudioPump:
             self._next_tick = None
             return None
         now = time.monotonic()
-        if self._next_tick is None:
-            self._next_tick = now  # the first tick at once
-        if now >= self._next_tick:
+        next_tick = self._next_tick
+        if next_tick is None:
+            next_tick = now  # the first tick at once
+        if now >= next_tick:
             try:
                 self.tick(now)
             except Exception:
@@ -470,13 +471,16 @@ class AudioPump:
                 self._failed = True
                 self._next_tick = None
                 return None
-            self._post_events()
+            if not self._events_posted:
+                self._post_events()
             # An absolute schedule: no drift, and a tick a little late is caught up at once.
-            self._next_tick += FRAME_MS / 1000
-            if self._next_tick < now - MAX_LATE_S:
+            next_tick += FRAME_TIME_S
+            if next_tick < now - MAX_LATE_S:
                 self.late_ticks += 1
-                self._next_tick = now
-        return max(0.0, self._next_tick - time.monotonic())
+                next_tick = now
+        self._next_tick = next_tick
+        delay = next_tick - time.monotonic()
+        return delay if delay > 0.0 else 0.0
 
     def tick(self, now: float) -> None:
         """One 20 ms frame at monotonic time `now` (the pump's thread, lock held)."""
@@ -489,11 +493,16 @@ class AudioPump:
         mic = audio_in.read() if audio_in is not None else None
         if mic is None:
             mic = SILENCE
-        local, beep = self.player.frames()
+        player = self.player
+        if player.local is None and player.beep is None:  # no tone: mostly, during a call
+            local = beep = None
+        else:
+            local, beep = player.frames()
         media = self.media
         stream = media.stream if media is not None else None
         if media is not None and stream is not None:
-            media.pump_send_rtp(stream.push_capture(mix(mic, beep), now_ms))
+            sound = mic if beep is None else mix(mic, beep)
+            media.pump_send_rtp(stream.push_capture(sound, now_ms))
             speaker = stream.pull_playout(now_ms)
         else:
             speaker = SILENCE

@@ -530,3 +530,70 @@ def test_has_output_tells_when_events_or_datagrams_wait():
     assert call.door.has_output()
     call.door.datagrams_to_send()
     assert not call.door.has_output()
+
+
+def _rough_network(rng, count):
+    """(arrival ms, data, source) of a flat's PCMU stream over a bad network, by arrival: jitter
+    up to 80 ms, loss, duplicates, markers, 32-bit timestamp and 16-bit sequence wrap, a jump
+    of the numbering, a new SSRC, packets from elsewhere, padding, CSRCs, DTMF events, garbage."""
+    out = []
+    seq, ts, ssrc = 65500, 0xFFFFF000, 0x1234
+    for i in range(count):
+        roll = rng.getrandbits(7)
+        if i == 300:
+            seq = (seq + 5000) & 0xFFFF  # the sender restarted its numbering
+        if i == 600:
+            ssrc = 0x5678  # ... or its whole stream
+        payload = bytes([0xFF - (i & 0x3F)]) * 160
+        packet = RtpPacket(0, seq, ts, ssrc, payload, marker=roll == 1)
+        if roll == 2:
+            packet.padding_size = 4
+        elif roll == 3:
+            packet.csrc = [7]
+        elif roll == 4:
+            packet = RtpPacket(101, seq, ts, ssrc, bytes([5, 10, 0, 160]))
+        source = NAT if roll == 5 else FLAT
+        arrival = 20 * i + rng.getrandbits(4) * 5
+        if roll != 6:  # lost
+            out.append((arrival, packet.serialize(), source))
+        if roll == 7:  # duplicated
+            out.append((arrival + 3, packet.serialize(), source))
+        if roll == 8:
+            out.append((arrival + 1, bytes([0x80, 0]) + bytes(rng.getrandbits(4)), FLAT))
+        seq = (seq + 1) & 0xFFFF
+        ts = (ts + 160) & 0xFFFFFFFF
+    out.sort(key=lambda item: item[0])
+    return out
+
+
+def test_the_usual_packet_shortcut_is_the_general_path():
+    # receive_usual() takes nearly every packet in one step; with it switched off every packet
+    # goes through parse() and receive(). Both must hear, play and report the same.
+    fast = MediaStream(params(FLAT), FakeRandom(5), 0, detect_inband_dtmf=False)
+    slow = MediaStream(params(FLAT), FakeRandom(5), 0, detect_inband_dtmf=False)
+    slow._receiver.receive_usual = lambda data, addr, now_ms: None
+    arrivals = _rough_network(FakeRandom(11), 1200)
+    taken = 0
+    original = fast._receiver.receive_usual
+
+    def counted(data, addr, now_ms):
+        nonlocal taken
+        usual = original(data, addr, now_ms)
+        taken += usual is not None
+        return usual
+
+    fast._receiver.receive_usual = counted
+    now = 0
+    while now < 20 * 1200 + 500:
+        while arrivals and arrivals[0][0] <= now:
+            arrival, data, source = arrivals.pop(0)
+            fast.receive_rtp(data, source, arrival)
+            slow.receive_rtp(data, source, arrival)
+        assert fast.pull_playout(now) == slow.pull_playout(now)
+        assert fast.push_capture(SILENCE, now) == slow.push_capture(SILENCE, now)
+        now += 20
+    assert fast.stats() == slow.stats()
+    assert events(fast) == events(slow)
+    assert taken > 600  # the shortcut was the way in for most packets (reordering is not)
+    stats = fast.stats()
+    assert stats["concealed_ms"] > 0 and stats["packets_duplicate"] > 0 and len(stats["drops"]) >= 3
