@@ -40,6 +40,7 @@ import contextlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -602,6 +603,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--burst-s", type=float, default=10)
     parser.add_argument("--bursts", type=int, default=None, help="bursts (>= 2; 3, quick 2)")
     parser.add_argument("--audio-s", type=float, default=None, help="audio call (600 s; quick 60)")
+    parser.add_argument(
+        "--firmware-python",
+        metavar="PYTHON",
+        help="run the firmware with this interpreter (it needs the project installed; "
+        "default: this environment's `intercom`)",
+    )
     parser.add_argument("--workdir", help="work folder (default: a new one under /tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (captures, logs)")
     parser.add_argument("--json", help="also write the results here")
@@ -627,9 +634,12 @@ def main(argv: list[str]) -> int:
     )
     workdir.mkdir(parents=True, exist_ok=True)
     say(f"work folder {workdir}")
+    rig.BenchFirmware.python = args.firmware_python
     run = Run(args, workdir)
     m = run.results["machine"]
+    m["firmware_python"] = rig.python_version(args.firmware_python or sys.executable)
     say(f"machine: {m['cpu']}, nproc {m['nproc']}, load {m['loadavg_start']}, {m['versions']}")
+    say(f"firmware's Python: {m['firmware_python']}")
     started = time.monotonic()
     try:
         if {"idle", "calls", "cpu"} & set(parts):
@@ -824,6 +834,9 @@ def report(results: dict[str, Any]) -> None:
     if not rows:
         return
     say("")
+    firmware_python = results.get("machine", {}).get("firmware_python")
+    if firmware_python:
+        say(f"The firmware ran on Python {firmware_python}.")
     say("| figure | firmware | goal | verdict | baresip (same run) |")
     say("| --- | --- | --- | --- | --- |")
     for r in rows:

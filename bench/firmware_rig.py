@@ -81,6 +81,18 @@ def summary(values: Sequence[float]) -> dict[str, float]:
 # -- machine -------------------------------------------------------------------------------------
 
 
+def python_version(python: str) -> str:
+    """`sys.version` of an interpreter, and whether it runs from a shared libpython (pyenv's
+    default build) or has the interpreter linked in (Debian's python3, built with PGO and LTO)."""
+    code = (
+        "import sys; shared = any('libpython' in line for line in open('/proc/self/maps')); "
+        "print(sys.version.replace(chr(10), ' '), '|', sys.executable, '|', "
+        "'shared libpython' if shared else 'libpython linked in')"
+    )
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=30)
+    return out.stdout.strip() or out.stderr.strip()
+
+
 def machine() -> dict[str, Any]:
     model = ""
     with contextlib.suppress(OSError):
@@ -206,7 +218,12 @@ def cpu_between(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float]:
 
 
 class BenchFirmware(Firmware):
-    """`intercom run` (peers.Firmware) with log level info and a discarding speaker by default."""
+    """`intercom run` (peers.Firmware) with log level info and a discarding speaker by default.
+
+    `python`: another interpreter to run it with (`python -m firmware run`), one that has the
+    project and its dependencies installed; None: this environment's `intercom`."""
+
+    python: str | None = None
 
     def __init__(
         self,
@@ -228,6 +245,11 @@ class BenchFirmware(Firmware):
         self.config.pop("hardware.sim", None)
         self.meter: Meter | None = None
 
+    def command(self) -> list[str]:
+        if self.python is None:
+            return super().command()
+        return [self.python, "-m", "firmware", "run", "--config", str(self.config_path)]
+
     def start(self) -> BenchFirmware:
         super().start()
         assert self.process is not None
@@ -248,7 +270,8 @@ class HarnessFirmware(BenchFirmware):
 
     def start(self) -> HarnessFirmware:
         self.config_path.write_text(peers.toml_document(self.config))
-        argv = [sys.executable, "-m", "bench.firmware_harness", "--config", str(self.config_path)]
+        python = self.python or sys.executable
+        argv = [python, "-m", "bench.firmware_harness", "--config", str(self.config_path)]
         if self.profile is not None:
             argv += ["--profile", str(self.profile)]
         self.spawn(

@@ -14,7 +14,10 @@
   a peer behind NAT is reached where it really is). Another SSRC or address is taken over only
   after the current one has been silent for a while (``SWITCH_SSRC_MS`` on the same address,
   ``SWITCH_ADDRESS_MS`` from elsewhere) and the newcomer has passed probation. Everything else is
-  dropped and counted in ``dropped`` by reason.
+  dropped and counted in ``dropped`` by reason. ``receive_usual(data, addr, now_ms)`` takes the
+  usual datagram (the next audio packet of the latched source) straight from bytes, with the
+  same result as ``RtpPacket.parse`` and ``receive``, and leaves every other one to them: one call
+  instead of a dozen for nearly every packet of a call.
 """
 
 import struct

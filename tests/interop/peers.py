@@ -635,9 +635,13 @@ class Firmware(Peer):
         }
         self.config = merge(config, sections or {})
 
+    def command(self) -> list[str]:
+        """How the firmware is started (with the configuration written to config_path)."""
+        return [intercom_program(), "run", "--config", str(self.config_path)]
+
     def start(self) -> Firmware:
         self.config_path.write_text(toml_document(self.config))
-        self.spawn([intercom_program(), "run", "--config", str(self.config_path)], self.deadline_s)
+        self.spawn(self.command(), self.deadline_s)
 
         def up() -> dict[str, Any] | None:
             if not self.running:
