@@ -267,8 +267,8 @@ class CallMedia:
             stream.handle_timer(now_ms)
             self.pump_send_rtcp()
             deadline = stream.next_deadline()
-        # A stream's deadline only moves later by itself (a packet heard, a report sent); the
-        # loop thread's start(), update() and close() reset this under the lock.
+        # A stream's deadline only moves later by itself (a packet heard, a report sent); a
+        # re-INVITE may bring it forward, and start() (which applies it) resets this.
         self._deadline_ms = deadline if deadline is not None else now_ms + 1000
 
 
@@ -447,7 +447,7 @@ class AudioPump:
 
     def _has_work(self) -> bool:
         player = self.player
-        if player.local is not None or player.beep is not None:
+        if player.local is not None or player.beep is not None:  # player.active, every tick
             return True
         for media in self._calls:  # noqa: SIM110 - no generator to build every tick
             if media.stream is not None:
