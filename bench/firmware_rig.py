@@ -268,30 +268,15 @@ class HarnessFirmware(BenchFirmware):
     name = "harness"
     profile: Path | None = None  # set before start(): cProfile stats written there at exit
 
-    def start(self) -> HarnessFirmware:
-        self.config_path.write_text(peers.toml_document(self.config))
+    def command(self) -> list[str]:
         python = self.python or sys.executable
         argv = [python, "-m", "bench.firmware_harness", "--config", str(self.config_path)]
         if self.profile is not None:
             argv += ["--profile", str(self.profile)]
-        self.spawn(
-            argv,
-            self.deadline_s,
-            env={"PYTHONPATH": str(ROOT)},
-        )
+        return argv
 
-        def up() -> dict[str, Any] | None:
-            if not self.running:
-                raise RuntimeError("the harness exited at start:\n" + self.log()[-3000:])
-            try:
-                return self.status()
-            except OSError:
-                return None
-
-        wait_for(up, 15, "the harness's HTTP API")
-        assert self.process is not None
-        self.meter = Meter(child_pid(self.process.pid))
-        return self
+    def environment(self) -> dict[str, str]:
+        return {"PYTHONPATH": str(ROOT)}  # the bench package is not installed
 
     def probe(self, types: bool = False) -> dict[str, Any]:
         code, body = self.api("GET", "/bench/probe" + ("?types=1" if types else ""))

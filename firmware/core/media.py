@@ -303,8 +303,7 @@ class MediaStream:
         # below does with it. Its address is already where we send: the general path latched
         # the source and learned the address in one step (and a re-INVITE that moves the peer
         # unlatches it).
-        self._last_heard_ms = now_ms
-        self._timed_out = False
+        self._heard(now_ms)
         if self._receiving:
             payload = usual[1]
             self._jitter.put(usual[0], (self.params.payload_type, payload), now_ms, len(payload))

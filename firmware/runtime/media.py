@@ -158,7 +158,6 @@ class CallMedia:
         # raises BlockingIOError, which costs more than this poll (both sockets, every tick).
         self._poller = select.poll()
         self._rtp_fd = -1
-        self._deadline_ms = 0  # the stream's next_deadline(), asked again when it has come
 
     # -- the loop thread ---------------------------------------------------------------------
     def open(self, ports: RtpPorts) -> int:
@@ -171,7 +170,6 @@ class CallMedia:
 
     def start(self, params: Any, now_ms: int, inactivity_ms: int, jitter_min_ms: int) -> None:
         with self.lock:
-            self._deadline_ms = 0  # an update may bring the inactivity deadline forward
             if self.stream is not None:
                 self.stream.update(params, now_ms)
                 return
@@ -260,16 +258,12 @@ class CallMedia:
     def pump_timers(self, now_ms: int) -> None:
         """RTCP reports and the inactivity timeout of the stream, when due."""
         stream = self.stream
-        if stream is None or now_ms < self._deadline_ms:
+        if stream is None:
             return
         deadline = stream.next_deadline()
         if deadline is not None and deadline <= now_ms:
             stream.handle_timer(now_ms)
             self.pump_send_rtcp()
-            deadline = stream.next_deadline()
-        # A stream's deadline only moves later by itself (a packet heard, a report sent); a
-        # re-INVITE may bring it forward, and start() (which applies it) resets this.
-        self._deadline_ms = deadline if deadline is not None else now_ms + 1000
 
 
 def _receive(
@@ -446,8 +440,7 @@ class AudioPump:
             self._wakeup.clear()
 
     def _has_work(self) -> bool:
-        player = self.player
-        if player.local is not None or player.beep is not None:  # player.active, every tick
+        if self.player.active:
             return True
         for media in self._calls:  # noqa: SIM110 - no generator to build every tick
             if media.stream is not None:
@@ -471,8 +464,7 @@ class AudioPump:
                 self._failed = True
                 self._next_tick = None
                 return None
-            if not self._events_posted:
-                self._post_events()
+            self._post_events()
             # An absolute schedule: no drift, and a tick a little late is caught up at once.
             next_tick += FRAME_TIME_S
             if next_tick < now - MAX_LATE_S:
@@ -493,11 +485,8 @@ class AudioPump:
         mic = audio_in.read() if audio_in is not None else None
         if mic is None:
             mic = SILENCE
-        player = self.player
-        if player.local is None and player.beep is None:  # no tone: mostly, during a call
-            local = beep = None
-        else:
-            local, beep = player.frames()
+        # frames() takes the player's lock: only when a tone plays (mostly none in a call).
+        local, beep = self.player.frames() if self.player.active else (None, None)
         media = self.media
         stream = media.stream if media is not None else None
         if media is not None and stream is not None:

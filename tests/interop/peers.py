@@ -639,9 +639,13 @@ class Firmware(Peer):
         """How the firmware is started (with the configuration written to config_path)."""
         return [intercom_program(), "run", "--config", str(self.config_path)]
 
+    def environment(self) -> dict[str, str]:
+        """Variables added to the firmware's environment."""
+        return {}
+
     def start(self) -> Firmware:
         self.config_path.write_text(toml_document(self.config))
-        self.spawn(self.command(), self.deadline_s)
+        self.spawn(self.command(), self.deadline_s, env=self.environment())
 
         def up() -> dict[str, Any] | None:
             if not self.running:
