@@ -13,6 +13,11 @@ cpu     --rounds (3; quick 1) alternating --call-s calls (60 s; quick 30 s) to e
         with RTP both ways (SIPp rtp_stream: looped 20 ms PCMU speech; the callee sends its
         microphone: a speech WAV): share of a core per call second (median ratio of the
         rounds), and both sides' RTP send intervals from a tshark capture.
+floor   the cpu rounds with two more peers: the firmware through bench/firmware_harness.py
+        with `--floor io` (each tick after the call has started does only the socket work:
+        poll, recvmsg with the arrival stamp, one sendto) and `--floor empty` (no work: the
+        thread's wake-up and the pump's loop). What a Python pump costs before any audio work,
+        next to baresip's whole call.
 calls   SIPp `-sn uac` (PCMU SDP, -d 100 ms calls, one at a time, --cps) makes --calls calls to
         each, after 20 warm-up calls: INVITE -> 200 OK from SIPp's -trace_shortmsg µs
         timestamps and from a tshark capture; RSS/fds/threads before and after.
@@ -49,7 +54,8 @@ from typing import Any
 from bench import firmware_rig as rig
 from tests.interop.peers import LOOPBACK
 
-PARTS = ("idle", "calls", "cpu", "button", "burst", "audio")
+PARTS = ("idle", "calls", "cpu", "floor", "button", "burst", "audio")
+FLOORS = ("io", "empty")
 WARMUP_CALLS = 20
 
 
@@ -93,7 +99,7 @@ class Run:
     # -- idle, calls, cpu: `intercom run` and baresip side by side --------------------------------
     def side_by_side(self, parts: list[str]) -> None:
         a = self.args
-        budget = 60 + a.idle_s + 2 * (a.calls / a.cps + 60) + 2 * a.rounds * (a.call_s + 40)
+        budget = 60 + a.idle_s + 2 * (a.calls / a.cps + 60) + 4 * a.rounds * (a.call_s + 40)
         with contextlib.ExitStack() as stack:
             firmware = stack.enter_context(
                 rig.BenchFirmware(
@@ -111,13 +117,25 @@ class Run:
             }
             if "idle" in parts:
                 self.idle(peers)
+            rounds = dict(peers)
+            if "floor" in parts:
+                for kind in FLOORS:
+                    door = rig.HarnessFirmware(
+                        self.workdir / f"door-floor-{kind}",
+                        {"audio": {"backend": "sim", "mic_file": str(self.speech)}},
+                        deadline_s=budget,
+                    )
+                    door.floor = kind
+                    stack.enter_context(door).start()
+                    rounds[f"floor-{kind}"] = (door, door.meter, door.sip_port, "door")
             # The CPU calls before the short calls: a failure there (a call left up) must not
             # spoil the CPU figure.
-            if "cpu" in parts:
-                # Alternating rounds: the machine's load changes, both see the same changes.
+            if "cpu" in parts or "floor" in parts:
+                # Alternating rounds: the machine's load changes, all see the same changes.
+                names = list(rounds)
                 for n in range(self.args.rounds):
-                    for name in ("firmware", "baresip") if n % 2 == 0 else ("baresip", "firmware"):
-                        self.cpu(stack, name, *peers[name])
+                    for name in names if n % 2 == 0 else names[::-1]:
+                        self.cpu(stack, name, *rounds[name])
                 self.summarise_cpu()
             if "calls" in parts:
                 for name in ("firmware", "baresip"):
@@ -268,6 +286,23 @@ class Run:
                 f"  rounds: firmware {[round(x, 3) for x in by_peer['firmware']]} %, baresip "
                 f"{[round(x, 3) for x in by_peer['baresip']]} %, ratios "
                 f"{[round(x, 2) for x in ratios]}"
+            )
+        for kind in FLOORS:
+            name = f"floor-{kind}"
+            percents = [
+                r["cpu_percent"] for r in rounds if r["peer"] == name and r["sipp_exit"] == 0
+            ]
+            if not percents:
+                continue
+            floor_ratios = [f / b for f, b in zip(percents, by_peer["baresip"], strict=False)]
+            self.results["cpu_summary"][name] = {
+                "percent": percents,
+                "ratios": floor_ratios,
+                "median_ratio": rig.percentile(floor_ratios, 50) if floor_ratios else None,
+            }
+            say(
+                f"  {name}: {[round(x, 3) for x in percents]} %, ratios to baresip "
+                f"{[round(x, 2) for x in floor_ratios]}"
             )
 
     # -- button -> INVITE ----------------------------------------------------------------------
@@ -642,7 +677,7 @@ def main(argv: list[str]) -> int:
     say(f"firmware's Python: {m['firmware_python']}")
     started = time.monotonic()
     try:
-        if {"idle", "calls", "cpu"} & set(parts):
+        if {"idle", "calls", "cpu", "floor"} & set(parts):
             run.side_by_side(parts)
         if "button" in parts:
             run.button()
@@ -741,6 +776,17 @@ def report(results: dict[str, Any]) -> None:
             ratio <= 1.5,
             f"{b:.3f} %",
         )
+        for kind, what in (("io", "socket work only"), ("empty", "an empty tick")):
+            floor = summary.get(f"floor-{kind}")
+            if floor and floor["ratios"]:
+                row(
+                    f"the same, the firmware's pump doing {what} (--floor {kind})",
+                    f"{rig.percentile(floor['percent'], 50):.3f} % "
+                    f"({floor['median_ratio']:.2f}x baresip)",
+                    "-",
+                    None,
+                    f"{b:.3f} %",
+                )
     elif cpu and "firmware" in cpu and "baresip" in cpu:
         f, b = cpu["firmware"]["cpu_percent"], cpu["baresip"]["cpu_percent"]
         row(

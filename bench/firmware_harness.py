@@ -12,7 +12,13 @@ logging, start `Firmware`, wait for SIGTERM, stop. Added, without touching the f
   media, gc objects (what a leak would grow); with ?types=1 the most numerous object types,
   before and after gc.collect();
 - `--profile FILE`: run under cProfile timed by the thread's CPU clock, stats written at exit
-  (`python -m pstats FILE`).
+  (`python -m pstats FILE`);
+- `--floor io|empty`: the cost floor of a Python audio pump. Once a call's stream has heard its
+  peer, each 20 ms tick does only its socket work (`io`: poll, `recvmsg` with the arrival stamp
+  for every waiting datagram, one 172-byte `sendto` to the peer) or nothing at all (`empty`:
+  the thread's wake-up and the pump's loop). The bench's `floor` part sets what the core and the
+  glue cost against what no Python pump can avoid. The call itself (SIP, RTP latching) runs as
+  usual.
 """
 
 from __future__ import annotations
@@ -20,12 +26,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import gc
+import select
+import socket
 import sys
 import time
 from typing import Any
 
 from firmware.runtime import app, config, httpd, logs
+from firmware.runtime import media as runtime_media
 from hal import events as hal_events
 
 
@@ -48,6 +58,47 @@ def _instrument() -> None:
 
     app.Firmware._on_hal_event = traced_on_hal_event  # type: ignore[method-assign]
     app.Firmware.sim_button = traced_sim_button  # type: ignore[method-assign]
+
+
+def _floor(kind: str) -> None:
+    """Replace the pump's tick by its socket work only (io) or nothing (empty), per call
+    from the first tick after its stream has heard the peer (see the module docstring)."""
+    real_tick = runtime_media.AudioPump.tick
+    ancillary = socket.CMSG_SPACE(16)  # one struct timespec: SO_TIMESTAMPNS, as the pump reads
+    rtp = bytes([0x80, 0]) + bytes(170)  # a PCMU packet's size; the peer only counts them
+    floors: dict[int, tuple[Any, dict[int, socket.socket], Any]] = {}
+
+    def tick(self: runtime_media.AudioPump, now: float) -> None:
+        media = self.media
+        stream = media.stream if media is not None else None
+        if media is None or stream is None or media.rtp is None or media.rtcp is None:
+            real_tick(self, now)
+            return
+        floor = floors.get(id(media))
+        if floor is None:
+            stats = stream.stats()
+            if not stats["packets_received"]:
+                real_tick(self, now)
+                return
+            poller = select.poll()
+            sockets = {media.rtp.fileno(): media.rtp, media.rtcp.fileno(): media.rtcp}
+            for sock in sockets.values():
+                poller.register(sock, select.POLLIN)
+            floor = floors[id(media)] = (poller, sockets, stats["remote_rtp"])
+        if kind == "empty":
+            return
+        poller, sockets, remote = floor
+        for _ in range(runtime_media.MAX_DATAGRAMS_PER_TICK):
+            ready = poller.poll(0)
+            if not ready:
+                break
+            for fd, _events in ready:
+                with contextlib.suppress(OSError):  # an ICMP error, as the pump reads it
+                    sockets[fd].recvmsg(runtime_media.RECV_BYTES, ancillary)
+        with contextlib.suppress(OSError):  # the peer has gone (after its BYE)
+            media.rtp.sendto(rtp, remote)
+
+    runtime_media.AudioPump.tick = tick  # type: ignore[method-assign]
 
 
 def _probe(firmware: app.Firmware) -> dict[str, Any]:
@@ -95,10 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="firmware_harness")
     parser.add_argument("--config", required=True)
     parser.add_argument("--profile", help="run under cProfile and write the stats here at exit")
+    parser.add_argument("--floor", choices=("io", "empty"), help="a tick of socket work or none")
     args = parser.parse_args(argv)
     cfg = config.load(args.config)
     logs.setup(cfg["log"]["level"])
     _instrument()
+    if args.floor:
+        _floor(args.floor)
     if not args.profile:
         return asyncio.run(_run(cfg))
     import cProfile

@@ -267,12 +267,15 @@ class HarnessFirmware(BenchFirmware):
 
     name = "harness"
     profile: Path | None = None  # set before start(): cProfile stats written there at exit
+    floor: str | None = None  # set before start(): the harness's --floor (io or empty)
 
     def command(self) -> list[str]:
         python = self.python or sys.executable
         argv = [python, "-m", "bench.firmware_harness", "--config", str(self.config_path)]
         if self.profile is not None:
             argv += ["--profile", str(self.profile)]
+        if self.floor is not None:
+            argv += ["--floor", self.floor]
         return argv
 
     def environment(self) -> dict[str, str]:
