@@ -13,11 +13,12 @@ cpu     --rounds (3; quick 1) alternating --call-s calls (60 s; quick 30 s) to e
         with RTP both ways (SIPp rtp_stream: looped 20 ms PCMU speech; the callee sends its
         microphone: a speech WAV): share of a core per call second (median ratio of the
         rounds), and both sides' RTP send intervals from a tshark capture.
-floor   the cpu rounds with two more peers: the firmware through bench/firmware_harness.py
-        with `--floor io` (each tick after the call has started does only the socket work:
-        poll, recvmsg with the arrival stamp, one sendto) and `--floor empty` (no work: the
-        thread's wake-up and the pump's loop). What a Python pump costs before any audio work,
-        next to baresip's whole call.
+floor   the cpu rounds with three more peers: the firmware through bench/firmware_harness.py
+        with `--floor glue` (each tick after the call has started runs the pump's own code
+        around a core that does nothing), `--floor io` (only the socket work: poll, recvmsg
+        with the arrival stamp, one sendto) and `--floor empty` (no work: the thread's wake-up
+        and the pump's loop). What a Python pump costs without the core's audio work, next to
+        baresip's whole call.
 calls   SIPp `-sn uac` (PCMU SDP, -d 100 ms calls, one at a time, --cps) makes --calls calls to
         each, after 20 warm-up calls: INVITE -> 200 OK from SIPp's -trace_shortmsg µs
         timestamps and from a tshark capture; RSS/fds/threads before and after.
@@ -55,7 +56,7 @@ from bench import firmware_rig as rig
 from tests.interop.peers import LOOPBACK
 
 PARTS = ("idle", "calls", "cpu", "floor", "button", "burst", "audio")
-FLOORS = ("io", "empty")
+FLOORS = ("glue", "io", "empty")
 WARMUP_CALLS = 20
 
 
@@ -99,7 +100,7 @@ class Run:
     # -- idle, calls, cpu: `intercom run` and baresip side by side --------------------------------
     def side_by_side(self, parts: list[str]) -> None:
         a = self.args
-        budget = 60 + a.idle_s + 2 * (a.calls / a.cps + 60) + 4 * a.rounds * (a.call_s + 40)
+        budget = 60 + a.idle_s + 2 * (a.calls / a.cps + 60) + 5 * a.rounds * (a.call_s + 40)
         with contextlib.ExitStack() as stack:
             firmware = stack.enter_context(
                 rig.BenchFirmware(
@@ -776,7 +777,11 @@ def report(results: dict[str, Any]) -> None:
             ratio <= 1.5,
             f"{b:.3f} %",
         )
-        for kind, what in (("io", "socket work only"), ("empty", "an empty tick")):
+        for kind, what in (
+            ("glue", "its own code around a core that does nothing"),
+            ("io", "socket work only"),
+            ("empty", "an empty tick"),
+        ):
             floor = summary.get(f"floor-{kind}")
             if floor and floor["ratios"]:
                 row(

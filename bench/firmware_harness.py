@@ -13,12 +13,14 @@ logging, start `Firmware`, wait for SIGTERM, stop. Added, without touching the f
   before and after gc.collect();
 - `--profile FILE`: run under cProfile timed by the thread's CPU clock, stats written at exit
   (`python -m pstats FILE`);
-- `--floor io|empty`: the cost floor of a Python audio pump. Once a call's stream has heard its
-  peer, each 20 ms tick does only its socket work (`io`: poll, `recvmsg` with the arrival stamp
-  for every waiting datagram, one 172-byte `sendto` to the peer) or nothing at all (`empty`:
-  the thread's wake-up and the pump's loop). The bench's `floor` part sets what the core and the
-  glue cost against what no Python pump can avoid. The call itself (SIP, RTP latching) runs as
-  usual.
+- `--floor glue|io|empty`: the cost floor of a Python audio pump. Once a call's stream has
+  heard its peer, each 20 ms tick runs the pump's own code around a core that costs nothing
+  (`glue`: the real tick, but the stream drops what arrives, turns the microphone's frame into
+  one ready-made packet, plays silence and has no timer due), only its socket work (`io`: poll,
+  `recvmsg` with the arrival stamp for every waiting datagram, one 172-byte `sendto` to the
+  peer) or nothing at all (`empty`: the thread's wake-up and the pump's loop). The bench's
+  `floor` part sets what the core costs against what a Python pump costs without it. The call
+  itself (SIP, RTP latching) runs as usual.
 """
 
 from __future__ import annotations
@@ -60,9 +62,41 @@ def _instrument() -> None:
     app.Firmware.sim_button = traced_sim_button  # type: ignore[method-assign]
 
 
+class _FreeCore:
+    """A MediaStream whose per-tick work costs nothing (`--floor glue`): what arrives is
+    dropped, the microphone's frame becomes one ready-made packet, the speaker gets silence and no
+    timer is due. Everything else (stats, events, re-INVITE, close) goes to the real stream."""
+
+    def __init__(self, stream: Any, remote: Any) -> None:
+        self._stream = stream
+        self._out = [(bytes([0x80, 0]) + bytes(170), remote)]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def receive_rtp(self, data: bytes, addr: Any, now_ms: int) -> None:
+        pass
+
+    def receive_rtcp(self, data: bytes, addr: Any, now_ms: int) -> None:
+        pass
+
+    def push_capture(self, pcm: bytes, now_ms: int) -> list[tuple[bytes, Any]]:
+        return self._out
+
+    def pull_playout(self, now_ms: int) -> bytes:
+        return runtime_media.SILENCE
+
+    def next_deadline(self) -> None:
+        return None
+
+    def has_output(self) -> bool:
+        return False
+
+
 def _floor(kind: str) -> None:
-    """Replace the pump's tick by its socket work only (io) or nothing (empty), per call
-    from the first tick after its stream has heard the peer (see the module docstring)."""
+    """Replace the pump's tick by the pump's code around a free core (glue), its socket work
+    only (io) or nothing (empty), per call from the first tick after its stream has heard the
+    peer (see the module docstring)."""
     real_tick = runtime_media.AudioPump.tick
     ancillary = socket.CMSG_SPACE(16)  # one struct timespec: SO_TIMESTAMPNS, as the pump reads
     rtp = bytes([0x80, 0]) + bytes(170)  # a PCMU packet's size; the peer only counts them
@@ -85,6 +119,11 @@ def _floor(kind: str) -> None:
             for sock in sockets.values():
                 poller.register(sock, select.POLLIN)
             floor = floors[id(media)] = (poller, sockets, stats["remote_rtp"])
+            if kind == "glue":
+                media.stream = _FreeCore(stream, stats["remote_rtp"])
+        if kind == "glue":
+            real_tick(self, now)
+            return
         if kind == "empty":
             return
         poller, sockets, remote = floor
@@ -146,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="firmware_harness")
     parser.add_argument("--config", required=True)
     parser.add_argument("--profile", help="run under cProfile and write the stats here at exit")
-    parser.add_argument("--floor", choices=("io", "empty"), help="a tick of socket work or none")
+    parser.add_argument(
+        "--floor", choices=("glue", "io", "empty"), help="a tick without the core's work"
+    )
     args = parser.parse_args(argv)
     cfg = config.load(args.config)
     logs.setup(cfg["log"]["level"])
