@@ -53,10 +53,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import firmware_rig as rig
+from bench.firmware_harness import FLOORS
 from tests.interop.peers import LOOPBACK
 
 PARTS = ("idle", "calls", "cpu", "floor", "button", "burst", "audio")
-FLOORS = ("glue", "io", "empty")
 WARMUP_CALLS = 20
 
 

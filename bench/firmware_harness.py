@@ -34,6 +34,7 @@ import select
 import socket
 import sys
 import time
+import weakref
 from typing import Any
 
 from firmware.runtime import app, config, httpd, logs
@@ -62,6 +63,10 @@ def _instrument() -> None:
     app.Firmware.sim_button = traced_sim_button  # type: ignore[method-assign]
 
 
+FLOORS = ("glue", "io", "empty")  # --floor: what is left of a tick (see the module docstring)
+_FLOOR_PACKET = bytes([0x80, 0]) + bytes(170)  # a 20 ms PCMU packet's size; the peer counts them
+
+
 class _FreeCore:
     """A MediaStream whose per-tick work costs nothing (`--floor glue`): what arrives is
     dropped, the microphone's frame becomes one ready-made packet, the speaker gets silence and no
@@ -69,7 +74,7 @@ class _FreeCore:
 
     def __init__(self, stream: Any, remote: Any) -> None:
         self._stream = stream
-        self._out = [(bytes([0x80, 0]) + bytes(170), remote)]
+        self._out = [(_FLOOR_PACKET, remote)]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
@@ -99,8 +104,8 @@ def _floor(kind: str) -> None:
     peer (see the module docstring)."""
     real_tick = runtime_media.AudioPump.tick
     ancillary = socket.CMSG_SPACE(16)  # one struct timespec: SO_TIMESTAMPNS, as the pump reads
-    rtp = bytes([0x80, 0]) + bytes(170)  # a PCMU packet's size; the peer only counts them
-    floors: dict[int, tuple[Any, dict[int, socket.socket], Any]] = {}
+    # Per call: (poller, sockets by fd, the peer's RTP address) once its stream has heard it.
+    floors: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
     def tick(self: runtime_media.AudioPump, now: float) -> None:
         media = self.media
@@ -108,19 +113,21 @@ def _floor(kind: str) -> None:
         if media is None or stream is None or media.rtp is None or media.rtcp is None:
             real_tick(self, now)
             return
-        floor = floors.get(id(media))
+        floor = floors.get(media)
         if floor is None:
             stats = stream.stats()
             if not stats["packets_received"]:
                 real_tick(self, now)
                 return
-            poller = select.poll()
-            sockets = {media.rtp.fileno(): media.rtp, media.rtcp.fileno(): media.rtcp}
-            for sock in sockets.values():
-                poller.register(sock, select.POLLIN)
-            floor = floors[id(media)] = (poller, sockets, stats["remote_rtp"])
             if kind == "glue":
                 media.stream = _FreeCore(stream, stats["remote_rtp"])
+                floor = floors[media] = ()
+            else:
+                poller = select.poll()
+                sockets = {media.rtp.fileno(): media.rtp, media.rtcp.fileno(): media.rtcp}
+                for sock in sockets.values():
+                    poller.register(sock, select.POLLIN)
+                floor = floors[media] = (poller, sockets, stats["remote_rtp"])
         if kind == "glue":
             real_tick(self, now)
             return
@@ -135,7 +142,7 @@ def _floor(kind: str) -> None:
                 with contextlib.suppress(OSError):  # an ICMP error, as the pump reads it
                     sockets[fd].recvmsg(runtime_media.RECV_BYTES, ancillary)
         with contextlib.suppress(OSError):  # the peer has gone (after its BYE)
-            media.rtp.sendto(rtp, remote)
+            media.rtp.sendto(_FLOOR_PACKET, remote)
 
     runtime_media.AudioPump.tick = tick  # type: ignore[method-assign]
 
@@ -185,9 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="firmware_harness")
     parser.add_argument("--config", required=True)
     parser.add_argument("--profile", help="run under cProfile and write the stats here at exit")
-    parser.add_argument(
-        "--floor", choices=("glue", "io", "empty"), help="a tick without the core's work"
-    )
+    parser.add_argument("--floor", choices=FLOORS, help="a tick without the core's work")
     args = parser.parse_args(argv)
     cfg = config.load(args.config)
     logs.setup(cfg["log"]["level"])

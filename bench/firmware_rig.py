@@ -267,7 +267,7 @@ class HarnessFirmware(BenchFirmware):
 
     name = "harness"
     profile: Path | None = None  # set before start(): cProfile stats written there at exit
-    floor: str | None = None  # set before start(): the harness's --floor (io or empty)
+    floor: str | None = None  # set before start(): the harness's --floor (glue, io or empty)
 
     def command(self) -> list[str]:
         python = self.python or sys.executable
