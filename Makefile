@@ -6,6 +6,11 @@ RUN    := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 MPY    := tests/mpy/node_modules/.package-lock.json
 PYTEST_ARGS ?=
+# The core modules setup.py compiles (those with a .pxd). An editable install keeps them next to
+# their source, and Python imports them in its place: rebuild them when that source changes.
+COMPILED_SOURCES := setup.py $(wildcard firmware/core/*.pxd) \
+	$(patsubst %.pxd,%.py,$(wildcard firmware/core/*.pxd))
+COMPILED := $(VENV)/.compiled
 
 .PHONY: emulate run test lint format typecheck pytest mpy-test bench clean
 
@@ -15,20 +20,24 @@ $(BIN)/python:
 
 $(RUN): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
+	touch $@ $(COMPILED)
+
+$(COMPILED): $(COMPILED_SOURCES) | $(RUN)
+	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
 # pyalsaaudio compiles against the ALSA headers (libasound2-dev): CI must have it, a laptop may not.
 $(DEV): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev]'
-	$(BIN)/pip install -q -e '.[alsa]' || { \
+	$(BIN)/pip install -q -e '.[dev,alsa]' || { \
 	  if [ -n "$$CI" ]; then echo "pyalsaaudio failed to build (install libasound2-dev)"; exit 1; fi; \
-	  echo "note: pyalsaaudio not built (no ALSA headers); the real-ALSA tests will be skipped"; }
-	touch $@ $(RUN)
+	  echo "note: pyalsaaudio not built (no ALSA headers); the real-ALSA tests will be skipped"; \
+	  $(BIN)/pip install -q -e '.[dev]'; }
+	touch $@ $(RUN) $(COMPILED)
 
 $(MPY): tests/mpy/package-lock.json
 	cd tests/mpy && npm ci --no-audit --no-fund --loglevel=error
 
-emulate: $(RUN)
+emulate: $(RUN) $(COMPILED)
 	$(BIN)/intercom emulate $(ARGS)
 
 test: lint typecheck pytest mpy-test
@@ -44,14 +53,15 @@ format: $(DEV)
 typecheck: $(DEV)
 	$(BIN)/mypy
 
-pytest: $(DEV)
+pytest: $(DEV) $(COMPILED)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 mpy-test: $(MPY)
 	node tests/mpy/run.mjs
 
-bench: $(DEV)
+bench: $(DEV) $(COMPILED)
 	$(BIN)/python -m bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) tests/mpy/node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) tests/mpy/node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis build
+	rm -f firmware/core/*.c firmware/core/*.so

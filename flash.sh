@@ -11,6 +11,8 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BOARD_SCRIPT=$SRC/firmware/runtime/systemd/install-on-board.sh
 UNIT_TEMPLATES=$SRC/firmware/runtime/systemd
 # What the wheel is built from (pyproject.toml: packages firmware*, hal*, board*; readme; license).
+# Not setup.py, nor what it built: it compiles the media core for this machine's CPU, which may not
+# be the board's, so the board's wheel is pure Python.
 WHEEL_SOURCES=(pyproject.toml README.md LICENSE firmware hal board)
 # Wheels built from the same sources are byte-identical, so a second flash reuses the release.
 export SOURCE_DATE_EPOCH=315532800
@@ -218,8 +220,8 @@ build_wheel() {
     fi
     step "build the wheel of $SRC (pip wheel --no-deps)" || return 0
     mkdir -p "$WORK/src" "$WORK/wheel"
-    tar -C "$SRC" --exclude=__pycache__ --exclude='*.pyc' -cf - "${WHEEL_SOURCES[@]}" |
-        tar -C "$WORK/src" -xf -
+    tar -C "$SRC" --exclude=__pycache__ --exclude='*.pyc' --exclude='*.so' --exclude='*.c' \
+        -cf - "${WHEEL_SOURCES[@]}" | tar -C "$WORK/src" -xf -
     "$LOCAL_PYTHON" -m pip wheel --quiet --disable-pip-version-check --no-deps \
         --wheel-dir "$WORK/wheel" "$WORK/src" >&2
     WHEEL=$(echo "$WORK"/wheel/sip_intercom-*.whl)

@@ -7,9 +7,17 @@ frames: the delay line) and in-band DTMF detection, i.e. ``MediaStream.receive_r
 ``pull_playout`` once per packet. Send: G.711 encode and packetisation, ``push_capture``. Both on
 speech (tests/data/media/speech_*.wav). Also the stages one by one, and the share of one core a
 call takes (50 packets a second each way). Goal: both directions together under 0.5 %.
+
+Those loops run warm: every packet finds the code and data of the one before it in the caches.
+The audio pump does not: it sleeps 20 ms between ticks, and each tick finds them cold. The cold
+part (``--cold-ticks N``, default 500; 0 skips it) replays that: per tick one packet in, one
+frame captured and one played, each timed, then a 20 ms sleep. These are the figures to compare
+when changing the core for the firmware's CPU per call (the process figures of bench_firmware
+need minutes of alternating rounds to rise above their noise; these need seconds).
 """
 
 import pathlib
+import statistics
 import time
 
 from firmware.core import dtmf, g711, jitter, plc, rtp, wav
@@ -48,7 +56,33 @@ def _best_us(run, packets, repeats=7):
     return best / packets * 1e6
 
 
+def cold_ticks(frames, datagrams, ticks):
+    """Median µs of (receive, capture, playout) when each tick follows a 20 ms sleep."""
+    stream = MediaStream(
+        _params(DOOR), _Random(4), 0, rtcp_interval_ms=10**9, detect_inband_dtmf=False
+    )
+    clock = time.perf_counter_ns
+    rows = []
+    for i in range(min(ticks, len(datagrams))):  # one pass: no sequence number repeats
+        time.sleep(0.02)
+        time.monotonic()  # as the pump's tick does before it calls the core
+        now = 20 * i
+        t0 = clock()
+        stream.receive_rtp(datagrams[i], DOOR, now)
+        t1 = clock()
+        stream.push_capture(frames[i], now)
+        t2 = clock()
+        stream.pull_playout(now + 7)
+        t3 = clock()
+        rows.append((t1 - t0, t2 - t1, t3 - t2, t3 - t0))
+    rows = rows[len(rows) // 10 :]  # the jitter buffer fills, the allocator settles
+    return [statistics.median(column) / 1000 for column in zip(*rows, strict=True)]
+
+
 def main(argv):
+    cold = 500
+    if "--cold-ticks" in argv:
+        cold = int(argv[argv.index("--cold-ticks") + 1])
     frames = speech_frames()
     n = len(frames)
     sender = MediaStream(_params(FLAT), _Random(1), 0, rtcp_interval_ms=10**9)
@@ -143,4 +177,11 @@ def main(argv):
         "CPU share of one core: %.3f %% (goal < 0.5 %%): %s"
         % (share, "ok" if share < 0.5 else "MISSED")
     )
+    if cold > 0:
+        rx_us, capture_us, playout_us, tick_us = cold_ticks(frames, datagrams, cold)
+        print("cold, each tick after a 20 ms sleep (median of the ticks after the first 10 %):")
+        print(
+            "  receive_rtp %.1f us, push_capture %.1f us, pull_playout %.1f us: %.1f us/tick"
+            % (rx_us, capture_us, playout_us, tick_us)
+        )
     return 0 if share < 0.5 else 1

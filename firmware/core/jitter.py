@@ -78,48 +78,54 @@ class JitterBuffer:
     def reset(self):
         """Forget everything (a new source): the next packet starts buffering afresh."""
         self._frames = []  # [ext_ts, samples, payload], sorted by ext_ts
-        self.play_ts = None  # extended timestamp of the next sample to play; None = idle
-        self._played_until = None  # play_ts survives idling here: older packets are late
-        self._last_ext = None
-        self._win_start_ms = None
-        self._win_min = None  # min transit in the current window
-        self._prev_min = None  # ... and in the previous one
-        self._base = None  # the smaller of the two: the path's base delay (None: no packet yet)
+        # Numbers that are undefined until something happened carry a flag instead of None, so
+        # that they can be machine integers where the core is compiled.
+        self.playing = False  # False: idle
+        self.play_ts = 0  # extended timestamp of the next sample to play
+        self._played = False
+        self._played_until = 0  # play_ts survives idling here: older packets are late
+        self._have_last = False
+        self._last_ext = 0  # the newest extended timestamp
+        self._measured = False  # a transit has been measured since the reset: these are valid
+        self._base = 0  # the path's base delay: the smaller of the windows' min transits
+        self._peak_at_ms = 0
+        self._win_start_ms = 0
+        self._win_empty = True
+        self._win_min = 0  # min transit in the current window
+        self._prev_empty = True
+        self._prev_min = 0  # ... and in the previous one
         self._peak_ms = 0.0
         self._second_ms = 0.0
-        self._peak_at_ms = None
-        self.target_ms = self.min_delay_ms
+        self.target_ms = float(self.min_delay_ms)
         self._pending = None  # [ext_ts, samples, payload, transit, now_ms] off the timeline
-        self._next_adjust_ms = None
+        self._next_adjust_ms = 0  # set when playing starts
         self._underrun_samples = 0
         self._spliced = False
 
     # -- input -------------------------------------------------------------------------------
 
-    def put(self, timestamp, payload, now_ms, samples=None):
+    def put(self, timestamp, payload, now_ms, samples=-1):
         """Add a packet's payload (`samples` defaults to len(payload), right for G.711)."""
-        if samples is None:
+        if samples < 0:
             samples = len(payload)
         if samples <= 0:
             return PUT_EMPTY
-        last = self._last_ext  # unwrap the 32-bit timestamp next to the newest one
-        if last is None:
-            ext = timestamp
-        else:
-            delta = (timestamp - last) & 0xFFFFFFFF
+        if self._have_last:  # unwrap the 32-bit timestamp next to the newest one
+            delta = (timestamp - self._last_ext) & 0xFFFFFFFF
             if delta >= 0x80000000:
                 delta -= 0x100000000
-            ext = last + delta
+            ext = self._last_ext + delta
+        else:
+            ext = timestamp
         transit = now_ms * self.rate - ext
-        base = self._base
-        if base is not None:
-            relative = transit - base
+        if self._measured:
+            relative = transit - self._base
             limit = self.RESYNC_MS * self.rate
             if relative > limit or relative < -limit:
                 return self._off_timeline(ext, samples, payload, transit, now_ms)
         self._pending = None
-        self._measure(transit, now_ms, base)  # late packets too: they are the evidence of jitter
-        if self._played_until is not None and ext < self._played_until:
+        self._measure(transit, now_ms)  # late packets too: they are the evidence of jitter
+        if self._played and ext < self._played_until:
             self.late += 1
             return PUT_LATE
         return self._store(ext, samples, payload)
@@ -132,25 +138,28 @@ class JitterBuffer:
             return PUT_HELD
         self.resyncs += 1
         self.reset()
+        self._have_last = True
         self._last_ext = ext
-        self._measure(pending[3], pending[4], self._base)
+        self._measure(pending[3], pending[4])
         self._store(pending[0], pending[1], pending[2])
-        self._measure(transit, now_ms, self._base)
+        self._measure(transit, now_ms)
         self._store(ext, samples, payload)
         return PUT_RESYNC
 
-    def _measure(self, transit, now_ms, base):
-        """Note a packet's transit; `base` is the min transit before it (None: the first)."""
+    def _measure(self, transit, now_ms):
+        """Note a packet's transit against the min transit before it."""
         # The two largest relative delays seen, both fading with calm_ms: the target follows
         # the second, so one stray packet does not move it but a spike (a burst of late
         # packets) or recurring jitter does.
-        relative_ms = 0 if base is None else (transit - base) / self.rate
-        if self._peak_at_ms is not None:
+        if self._measured:
+            relative_ms = (transit - self._base) / self.rate
             elapsed = now_ms - self._peak_at_ms
             if elapsed > 0:
                 fade = self.calm_ms / (elapsed + self.calm_ms)
                 self._peak_ms *= fade
                 self._second_ms *= fade
+        else:
+            relative_ms = 0.0
         self._peak_at_ms = now_ms
         if relative_ms > self._peak_ms:
             self._second_ms = self._peak_ms
@@ -164,19 +173,23 @@ class JitterBuffer:
             target = self.max_delay_ms
         self.target_ms = target
         # The min transit of the current window and of the previous one.
-        start = self._win_start_ms
-        if start is None or now_ms - start >= 2 * self.WINDOW_MS:
-            self._prev_min = None
-            self._win_min = None
+        if not self._measured or now_ms - self._win_start_ms >= 2 * self.WINDOW_MS:
+            self._prev_empty = True
+            self._win_empty = True
             self._win_start_ms = now_ms
-        elif now_ms - start >= self.WINDOW_MS:
+        elif now_ms - self._win_start_ms >= self.WINDOW_MS:
             self._prev_min = self._win_min
-            self._win_min = None
+            self._prev_empty = self._win_empty
+            self._win_empty = True
             self._win_start_ms = now_ms
-        if self._win_min is None or transit < self._win_min:
+        if self._win_empty or transit < self._win_min:
             self._win_min = transit
-        prev = self._prev_min
-        self._base = self._win_min if prev is None or self._win_min < prev else prev
+            self._win_empty = False
+        if self._prev_empty or self._win_min < self._prev_min:
+            self._base = self._win_min
+        else:
+            self._base = self._prev_min
+        self._measured = True
 
     def _store(self, ext, samples, payload):
         frames = self._frames
@@ -186,42 +199,43 @@ class JitterBuffer:
         if i > 0 and frames[i - 1][0] == ext:
             self.duplicates += 1
             return PUT_DUPLICATE
-        if self._last_ext is None or ext > self._last_ext:
+        if not self._have_last or ext > self._last_ext:
+            self._have_last = True
             self._last_ext = ext
         frames.insert(i, [ext, samples, payload])
         self.received += 1
         self.frame_samples = samples
         # Bounded: beyond the capacity the oldest audio goes (it could not be played in time).
-        start = frames[0][0] if self.play_ts is None else self.play_ts
+        start = self.play_ts if self.playing else frames[0][0]
         while frames and frames[-1][0] + frames[-1][1] - start > self.capacity:
             dropped = frames.pop(0)
             self.overflow += 1
             start = frames[0][0] if frames else dropped[0] + dropped[1]
-            if self.play_ts is not None:
+            if self.playing:
                 self.play_ts = self._played_until = start
+                self._played = True
         return PUT_OK
 
     # -- output ------------------------------------------------------------------------------
 
     def delay_ms(self, now_ms):
         """How long the fastest packets wait before being played (None while idle)."""
-        base = self._base
-        if self.play_ts is None or base is None:
+        if not self.playing or not self._measured:
             return None
-        return (now_ms * self.rate - self.play_ts - base) / self.rate
+        return (now_ms * self.rate - self.play_ts - self._base) / self.rate
 
     def buffered_ms(self):
         """Audio held, from the play position to the end of the newest packet."""
         if not self._frames:
             return 0
-        start = self._frames[0][0] if self.play_ts is None else self.play_ts
+        start = self.play_ts if self.playing else self._frames[0][0]
         return (self._frames[-1][0] + self._frames[-1][1] - start) / self.rate
 
     def _conceal(self, samples):
         self._underrun_samples += samples
         self.concealed_samples += samples
         if self._underrun_samples >= self.UNDERRUN_IDLE_MS * self.rate:
-            self.play_ts = None  # the peer went quiet: rebuffer when it comes back
+            self.playing = False  # the peer went quiet: rebuffer when it comes back
             self._underrun_samples = 0
         return (CONCEAL, None, samples)
 
@@ -229,13 +243,14 @@ class JitterBuffer:
         """The next thing to play: (FRAME or SPLICE, payload, samples), (CONCEAL, None, n) or
         (IDLE, None, 0)."""
         result = self._next(now_ms)
-        if self.play_ts is not None:
+        if self.playing:
+            self._played = True
             self._played_until = self.play_ts
         return result
 
     def _next(self, now_ms):
         frames = self._frames
-        while frames and self._played_until is not None and frames[0][0] < self._played_until:
+        while frames and self._played and frames[0][0] < self._played_until:
             frames.pop(0)  # overlapped by what was played (packets of uneven size)
             self.late += 1
         target = self.target_ms * self.rate
@@ -243,7 +258,7 @@ class JitterBuffer:
         # Packets of timestamp t have waited `now - t` samples (the fastest of them: their transit
         # is the min transit, which every buffered packet has been measured into).
         now = now_ms * self.rate - self._base if frames else 0
-        if self.play_ts is None:
+        if not self.playing:
             # Start at the tick nearest the target, not the first one after it: ticks come every
             # frame, so this centres the delay on the target instead of half a frame above.
             start = target - step // 2
@@ -254,6 +269,7 @@ class JitterBuffer:
             while len(frames) > 1 and now - frames[1][0] >= start:
                 frames.pop(0)
                 self.skipped += 1
+            self.playing = True
             self.play_ts = frames[0][0]
             self._next_adjust_ms = now_ms + self.ADJUST_MS
         if not frames:
@@ -270,7 +286,7 @@ class JitterBuffer:
                 return self._conceal(gap)
             self.play_ts = head[0]  # the gap was a silence, or it is too late to fill it
             self._spliced = True
-        elif self._next_adjust_ms is None or now_ms >= self._next_adjust_ms:
+        elif now_ms >= self._next_adjust_ms:
             waited = now - self.play_ts
             if waited >= target + step and len(frames) > 1:
                 frames.pop(0)

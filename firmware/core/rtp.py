@@ -282,7 +282,8 @@ class SourceStats:
         self.ssrc = ssrc
         self._restart(seq)
         self.jitter_q4 = 0  # interarrival jitter in timestamp units, times 16 (A.8)
-        self._transit = None
+        self._have_transit = False
+        self._transit = 0
         self.reordered = 0  # packets that arrived behind a newer one (or duplicates)
         self.expected_prior = 0
         self.received_prior = 0
@@ -307,7 +308,7 @@ class SourceStats:
             # Two packets in sequence after a big jump: the sender restarted its numbering.
             self._restart(seq)
             self.expected_prior = self.received_prior = 0
-            self._transit = None
+            self._have_transit = False
             return True
         else:
             self.bad_seq = (seq + 1) & 0xFFFF
@@ -318,11 +319,12 @@ class SourceStats:
     def update_jitter(self, arrival, timestamp):
         """A.8 estimator; `arrival` is the arrival time in timestamp units."""
         transit = arrival - timestamp
-        if self._transit is not None:
+        if self._have_transit:
             d = _signed32(transit - self._transit)
             if d < 0:
                 d = -d
             self.jitter_q4 += d - ((self.jitter_q4 + 8) >> 4)
+        self._have_transit = True
         self._transit = transit
 
     @property

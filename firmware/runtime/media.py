@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from firmware.core import media as core_media
 from firmware.core import tones
 from firmware.core.media import MediaStream
 
@@ -50,6 +51,9 @@ except ImportError:  # pragma: no cover - audioop-lts is a dependency on 3.13+
     audioop = None  # type: ignore[assignment]
 
 log = logging.getLogger("intercom.media")
+
+# Whether setup.py's Cython build of the core's media path is what runs (see setup.py).
+MEDIA_CORE = "Python" if core_media.__file__.endswith(".py") else "compiled"
 
 FRAME_MS = 20
 FRAME_TIME_S = FRAME_MS / 1000

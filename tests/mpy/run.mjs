@@ -40,6 +40,7 @@ function copyIn(mp, host, guest) {
     try { mp.FS.mkdir(guest); } catch (e) {}
     for (const n of fs.readdirSync(host)) {
       if (n === "__pycache__" || n === "node_modules" || n.startsWith(".")) continue;
+      if (/\.(c|so)$/.test(n)) continue; // Cython's output for CPython (setup.py)
       copyIn(mp, path.join(host, n), guest + "/" + n);
     }
   } else {

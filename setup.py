@@ -1,0 +1,31 @@
+"""Compiles the core's media hot path with Cython; everything else is in pyproject.toml.
+
+The modules of firmware/core that have a .pxd file (RTP, the jitter buffer, concealment, the
+stream) stay plain Python source, the same code MicroPython runs. Cython compiles each one with
+its .pxd, which declares the classes' state as C fields, so a call costs less CPU (figures in
+docs/benchmarks.md). Where a module does not compile (no C compiler or Python headers), or with
+INTERCOM_PURE_PYTHON=1 (flash.sh: a wheel for another CPU), the package installs without it and
+runs the source.
+"""
+
+import os
+import pathlib
+
+from setuptools import Extension, setup
+
+CORE = pathlib.Path("firmware/core")
+
+
+def extensions():
+    if os.environ.get("INTERCOM_PURE_PYTHON"):
+        return []
+    from Cython.Build import cythonize
+
+    modules = [
+        Extension(f"firmware.core.{pxd.stem}", [str(pxd.with_suffix(".py"))], optional=True)
+        for pxd in sorted(CORE.glob("*.pxd"))
+    ]
+    return cythonize(modules, compiler_directives={"language_level": 3}, quiet=True)
+
+
+setup(ext_modules=extensions())
