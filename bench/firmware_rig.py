@@ -82,12 +82,14 @@ def summary(values: Sequence[float]) -> dict[str, float]:
 
 
 def python_version(python: str) -> str:
-    """`sys.version` of an interpreter, and whether it runs from a shared libpython (pyenv's
-    default build) or has the interpreter linked in (Debian's python3, built with PGO and LTO)."""
+    """`sys.version` of an interpreter, whether it runs from a shared libpython (pyenv's
+    default build) or has the interpreter linked in (Debian's python3, built with PGO and LTO),
+    and whether the firmware's media core runs compiled there (setup.py) or as Python."""
     code = (
         "import sys; shared = any('libpython' in line for line in open('/proc/self/maps')); "
+        "from firmware.runtime.media import MEDIA_CORE; "
         "print(sys.version.replace(chr(10), ' '), '|', sys.executable, '|', "
-        "'shared libpython' if shared else 'libpython linked in')"
+        "'shared libpython' if shared else 'libpython linked in', '| media core', MEDIA_CORE)"
     )
     out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=30)
     return out.stdout.strip() or out.stderr.strip()
