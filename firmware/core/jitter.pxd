@@ -9,7 +9,7 @@ cdef class JitterBuffer:
     cdef public long long received, late, duplicates, lost, skipped, stretched, underruns
     cdef public long long overflow, resyncs, concealed_samples
     cdef public list _frames
-    cdef public bint playing, _played, _have_last, _measured, _win_empty, _prev_empty, _spliced
+    cdef public bint playing, _played, _measured, _win_empty, _prev_empty, _spliced
     cdef public long long play_ts, _played_until, _last_ext, _base, _peak_at_ms
     cdef public long long _win_start_ms, _win_min, _prev_min, _next_adjust_ms, _underrun_samples
     cdef public double _peak_ms, _second_ms

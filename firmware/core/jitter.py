@@ -84,9 +84,8 @@ class JitterBuffer:
         self.play_ts = 0  # extended timestamp of the next sample to play
         self._played = False
         self._played_until = 0  # play_ts survives idling here: older packets are late
-        self._have_last = False
+        self._measured = False  # a packet has been measured since the reset: these are valid
         self._last_ext = 0  # the newest extended timestamp
-        self._measured = False  # a transit has been measured since the reset: these are valid
         self._base = 0  # the path's base delay: the smaller of the windows' min transits
         self._peak_at_ms = 0
         self._win_start_ms = 0
@@ -110,13 +109,13 @@ class JitterBuffer:
             samples = len(payload)
         if samples <= 0:
             return PUT_EMPTY
-        if self._have_last:  # unwrap the 32-bit timestamp next to the newest one
+        if self._measured:  # unwrap the 32-bit timestamp next to the newest one
             delta = (timestamp - self._last_ext) & 0xFFFFFFFF
             if delta >= 0x80000000:
                 delta -= 0x100000000
             ext = self._last_ext + delta
         else:
-            ext = timestamp
+            ext = self._last_ext = timestamp
         transit = now_ms * self.rate - ext
         if self._measured:
             relative = transit - self._base
@@ -138,7 +137,6 @@ class JitterBuffer:
             return PUT_HELD
         self.resyncs += 1
         self.reset()
-        self._have_last = True
         self._last_ext = ext
         self._measure(pending[3], pending[4])
         self._store(pending[0], pending[1], pending[2])
@@ -199,8 +197,7 @@ class JitterBuffer:
         if i > 0 and frames[i - 1][0] == ext:
             self.duplicates += 1
             return PUT_DUPLICATE
-        if not self._have_last or ext > self._last_ext:
-            self._have_last = True
+        if ext > self._last_ext:  # put() set it at the first packet since the reset
             self._last_ext = ext
         frames.insert(i, [ext, samples, payload])
         self.received += 1
