@@ -6,10 +6,11 @@ RUN    := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 MPY    := tests/mpy/node_modules/.package-lock.json
 PYTEST_ARGS ?=
-# The core modules setup.py compiles (those with a .pxd). An editable install keeps them next to
-# their source, and Python imports them in its place: rebuild them when that source changes.
+# The modules setup.py compiles (the core's with a .pxd, the runtime's .pyx). An editable install
+# keeps them next to their source, and Python imports them in its place: rebuild them when that
+# source changes.
 COMPILED_SOURCES := setup.py $(wildcard firmware/core/*.pxd) \
-	$(patsubst %.pxd,%.py,$(wildcard firmware/core/*.pxd))
+	$(patsubst %.pxd,%.py,$(wildcard firmware/core/*.pxd)) $(wildcard firmware/runtime/*.pyx)
 COMPILED := $(VENV)/.compiled
 
 .PHONY: emulate run test lint format typecheck pytest mpy-test bench clean
@@ -64,4 +65,4 @@ bench: $(DEV) $(COMPILED)
 
 clean:
 	rm -rf $(VENV) tests/mpy/node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis build
-	rm -f firmware/core/*.c firmware/core/*.so
+	rm -f firmware/core/*.c firmware/core/*.so firmware/runtime/*.c firmware/runtime/*.so

@@ -1,15 +1,17 @@
-"""Compiles the core's media hot path with Cython; everything else is in pyproject.toml.
+"""Compiles the audio pump's hot path with Cython; everything else is in pyproject.toml.
 
 The modules of firmware/core that have a .pxd file (RTP, the jitter buffer, concealment, the
 stream) stay plain Python source, the same code MicroPython runs. Cython compiles each one with
 its .pxd, which declares the classes' state as C fields, so a call costs less CPU (figures in
-docs/benchmarks.md). Where a module does not compile (no C compiler or Python headers), or with
-INTERCOM_PURE_PYTHON=1 (flash.sh: a wheel for another CPU), the package installs without it and
-runs the source.
+docs/benchmarks.md). On Linux it also compiles firmware/runtime/_datagrams.pyx, the pump's socket
+work in C (datagrams.py has the same in Python). Where a module does not compile (no C compiler
+or Python headers), or with INTERCOM_PURE_PYTHON=1 (flash.sh: a wheel for another CPU), the
+package installs without it and runs the Python code.
 """
 
 import os
 import pathlib
+import sys
 
 from setuptools import Extension, setup
 
@@ -25,6 +27,12 @@ def extensions():
         Extension(f"firmware.core.{pxd.stem}", [str(pxd.with_suffix(".py"))], optional=True)
         for pxd in sorted(CORE.glob("*.pxd"))
     ]
+    if sys.platform == "linux":
+        modules.append(
+            Extension(
+                "firmware.runtime._datagrams", ["firmware/runtime/_datagrams.pyx"], optional=True
+            )
+        )
     return cythonize(modules, compiler_directives={"language_level": 3}, quiet=True)
 
 

@@ -17,8 +17,6 @@ need minutes of alternating rounds to rise above their noise; these need seconds
 """
 
 import pathlib
-import select
-import socket
 import statistics
 import time
 
@@ -26,6 +24,7 @@ from firmware.core import dtmf, g711, jitter, plc, rtp, wav
 from firmware.core.media import MediaStream
 from firmware.core.sdp import MediaParams
 from firmware.runtime import media as media_pump
+from firmware.runtime.datagrams import RTP, SocketPair
 
 DATA = pathlib.Path(__file__).resolve().parents[1] / "tests" / "data" / "media"
 DOOR = ("192.168.1.10", 40000)
@@ -60,45 +59,50 @@ def _best_us(run, packets, repeats=7):
 
 
 def cold_ticks(frames, datagrams, ticks):
-    """Median µs of (receive, capture, playout, all three) when each tick follows a 20 ms sleep.
+    """Median µs of (socket in, receive, capture, playout, socket out, the core's three) when
+    each tick follows a 20 ms sleep.
 
     Around the core each tick does the pump's socket work on loopback, as the firmware does
-    before and after it: poll, recvmsg with the kernel's arrival stamp, sendto. The core's cost
-    is what it adds to that (the first use of a library function in a tick pays for all)."""
-    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    with receiver, sender:
-        receiver.bind(("127.0.0.1", 0))
-        receiver.setblocking(False)
-        if media_pump.SO_TIMESTAMPNS is not None:
-            receiver.setsockopt(socket.SOL_SOCKET, media_pump.SO_TIMESTAMPNS, 1)
-        sender.bind(("127.0.0.1", 0))
-        sender.setblocking(False)
-        poller = select.poll()
-        poller.register(receiver, select.POLLIN)
+    before and after it, with the pump's own code (datagrams.SocketPair and the pump's
+    `_receive`): poll, recvmsg with the kernel's arrival stamp, sendto. The core's cost is what
+    it adds to that (the first use of a library function in a tick pays for all)."""
+    ports = media_pump.RtpPorts("127.0.0.1", 47000, 47999)
+    door_rtp, door_rtcp, door_port = ports.open_pair()
+    peer_rtp, peer_rtcp, _peer_port = ports.open_pair()
+    try:
+        door = SocketPair(door_rtp, door_rtcp)
+        peer = SocketPair(peer_rtp, peer_rtcp)
+        to_door = ("127.0.0.1", door_port)
+        to_peer = peer_rtp.getsockname()
         stream = MediaStream(
             _params(DOOR), _Random(4), 0, rtcp_interval_ms=10**9, detect_inband_dtmf=False
         )
         clock = time.perf_counter_ns
         rows = []
         for i in range(min(ticks, len(datagrams))):  # one pass: no sequence number repeats
-            sender.sendto(datagrams[i], receiver.getsockname())
+            peer.send(RTP, datagrams[i], to_door)
             time.sleep(0.02)
             now = 20 * i
-            poller.poll(0)
-            data, _addr, _arrived = media_pump._receive(receiver, now, 0)
             t0 = clock()
-            stream.receive_rtp(data, DOOR, now)
+            door.waiting()
+            data, _addr, _arrived = media_pump._receive(door, RTP, now, 0)
             t1 = clock()
-            out = stream.push_capture(frames[i], now)
+            stream.receive_rtp(data, DOOR, now)
             t2 = clock()
-            stream.pull_playout(now + 7)
+            out = stream.push_capture(frames[i], now)
             t3 = clock()
+            stream.pull_playout(now + 7)
+            t4 = clock()
             for packet, _to in out:
-                sender.sendto(packet, sender.getsockname())
-            while media_pump._receive(sender, now, 0) is not None:
+                door.send(RTP, packet, to_peer)
+            t5 = clock()
+            while media_pump._receive(peer, RTP, now, 0) is not None:
                 pass
-            rows.append((t1 - t0, t2 - t1, t3 - t2, t3 - t0))
+            rows.append((t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t4 - t1))
+    finally:
+        for sock in (door_rtp, door_rtcp, peer_rtp, peer_rtcp):
+            sock.close()
+        ports.close()
     rows = rows[len(rows) // 10 :]  # the jitter buffer fills, the allocator settles
     return [statistics.median(column) / 1000 for column in zip(*rows, strict=True)]
 
@@ -202,10 +206,16 @@ def main(argv):
         % (share, "ok" if share < 0.5 else "MISSED")
     )
     if cold > 0:
-        rx_us, capture_us, playout_us, tick_us = cold_ticks(frames, datagrams, cold)
-        print("cold, each tick after a 20 ms sleep (median of the ticks after the first 10 %):")
-        print(
-            "  receive_rtp %.1f us, push_capture %.1f us, pull_playout %.1f us: %.1f us/tick"
-            % (rx_us, capture_us, playout_us, tick_us)
+        socket_in, rx_us, capture_us, playout_us, socket_out, core_us = cold_ticks(
+            frames, datagrams, cold
         )
+        print(
+            "cold, each tick after a 20 ms sleep (median of the ticks after the first 10 %%; "
+            "media core %s, sockets %s):" % (media_pump.MEDIA_CORE, media_pump.SOCKET_IO)
+        )
+        print(
+            "  core: receive_rtp %.1f us, push_capture %.1f us, pull_playout %.1f us: %.1f us/tick"
+            % (rx_us, capture_us, playout_us, core_us)
+        )
+        print("  sockets: poll + recvmsg %.1f us, sendto %.1f us" % (socket_in, socket_out))
     return 0 if share < 0.5 else 1

@@ -16,11 +16,11 @@ logging, start `Firmware`, wait for SIGTERM, stop. Added, without touching the f
 - `--floor glue|io|empty`: the cost floor of a Python audio pump. Once a call's stream has
   heard its peer, each 20 ms tick runs the pump's own code around a core that costs nothing
   (`glue`: the real tick, but the stream drops what arrives, turns the microphone's frame into
-  one ready-made packet, plays silence and has no timer due), only its socket work (`io`: poll,
-  `recvmsg` with the arrival stamp for every waiting datagram, one 172-byte `sendto` to the
-  peer) or nothing at all (`empty`: the thread's wake-up and the pump's loop). The bench's
-  `floor` part sets what the core costs against what a Python pump costs without it. The call
-  itself (SIP, RTP latching) runs as usual.
+  one ready-made packet, plays silence and has no timer due), only its socket work (`io`, through
+  the pump's datagrams.SocketPair: poll, `recvmsg` with the arrival stamp for every waiting
+  datagram, one 172-byte `sendto` to the peer) or nothing at all (`empty`: the thread's wake-up
+  and the pump's loop). The bench's `floor` part sets what the core costs against what the pump
+  costs without it. The call itself (SIP, RTP latching) runs as usual.
 """
 
 from __future__ import annotations
@@ -30,14 +30,12 @@ import asyncio
 import collections
 import contextlib
 import gc
-import select
-import socket
 import sys
 import time
 import weakref
 from typing import Any
 
-from firmware.runtime import app, config, httpd, logs
+from firmware.runtime import app, config, datagrams, httpd, logs
 from firmware.runtime import media as runtime_media
 from hal import events as hal_events
 
@@ -103,8 +101,7 @@ def _floor(kind: str) -> None:
     only (io) or nothing (empty), per call from the first tick after its stream has heard the
     peer (see the module docstring)."""
     real_tick = runtime_media.AudioPump.tick
-    ancillary = socket.CMSG_SPACE(16)  # one struct timespec: SO_TIMESTAMPNS, as the pump reads
-    # Per call: (poller, sockets by fd, the peer's RTP address) once its stream has heard it.
+    # Per call: (its datagrams.SocketPair, the peer's RTP address) once its stream has heard it.
     floors: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
     def tick(self: runtime_media.AudioPump, now: float) -> None:
@@ -123,26 +120,23 @@ def _floor(kind: str) -> None:
                 media.stream = _FreeCore(stream, stats["remote_rtp"])
                 floor = floors[media] = ()
             else:
-                poller = select.poll()
-                sockets = {media.rtp.fileno(): media.rtp, media.rtcp.fileno(): media.rtcp}
-                for sock in sockets.values():
-                    poller.register(sock, select.POLLIN)
-                floor = floors[media] = (poller, sockets, stats["remote_rtp"])
+                floor = floors[media] = (media._sockets, stats["remote_rtp"])
         if kind == "glue":
             real_tick(self, now)
             return
         if kind == "empty":
             return
-        poller, sockets, remote = floor
+        sockets, remote = floor
         for _ in range(runtime_media.MAX_DATAGRAMS_PER_TICK):
-            ready = poller.poll(0)
-            if not ready:
+            waiting = sockets.waiting()
+            if not waiting:
                 break
-            for fd, _events in ready:
-                with contextlib.suppress(OSError):  # an ICMP error, as the pump reads it
-                    sockets[fd].recvmsg(runtime_media.RECV_BYTES, ancillary)
+            for channel in (datagrams.RTP, datagrams.RTCP):
+                if waiting & (1 << channel):
+                    with contextlib.suppress(OSError):  # an ICMP error, as the pump reads it
+                        sockets.receive(channel)
         with contextlib.suppress(OSError):  # the peer has gone (after its BYE)
-            media.rtp.sendto(_FLOOR_PACKET, remote)
+            sockets.send(datagrams.RTP, _FLOOR_PACKET, remote)
 
     runtime_media.AudioPump.tick = tick  # type: ignore[method-assign]
 

@@ -84,12 +84,14 @@ def summary(values: Sequence[float]) -> dict[str, float]:
 def python_version(python: str) -> str:
     """`sys.version` of an interpreter, whether it runs from a shared libpython (pyenv's
     default build) or has the interpreter linked in (Debian's python3, built with PGO and LTO),
-    and whether the firmware's media core runs compiled there (setup.py) or as Python."""
+    and whether the firmware's media core and RTP socket work run compiled there (setup.py) or
+    as Python."""
     code = (
         "import sys; shared = any('libpython' in line for line in open('/proc/self/maps')); "
-        "from firmware.runtime.media import MEDIA_CORE; "
+        "from firmware.runtime.media import MEDIA_CORE, SOCKET_IO; "
         "print(sys.version.replace(chr(10), ' '), '|', sys.executable, '|', "
-        "'shared libpython' if shared else 'libpython linked in', '| media core', MEDIA_CORE)"
+        "'shared libpython' if shared else 'libpython linked in', '| media core', MEDIA_CORE, "
+        "'| RTP sockets', SOCKET_IO)"
     )
     out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=30)
     return out.stdout.strip() or out.stderr.strip()

@@ -9,7 +9,7 @@ import sys
 
 from firmware import __version__
 from firmware.runtime import config, logs
-from firmware.runtime.media import MEDIA_CORE
+from firmware.runtime.media import MEDIA_CORE, SOCKET_IO
 from hal import HalError
 
 
@@ -74,7 +74,9 @@ def _relay_off(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="intercom", description="SIP door-intercom firmware")
     parser.add_argument(
-        "--version", action="version", version=f"intercom {__version__} (media core: {MEDIA_CORE})"
+        "--version",
+        action="version",
+        version=f"intercom {__version__} (media core: {MEDIA_CORE}, RTP sockets: {SOCKET_IO})",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     check = commands.add_parser("check-config", help="validate a configuration file and exit")

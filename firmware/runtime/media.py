@@ -32,10 +32,7 @@ import contextlib
 import logging
 import math
 import random
-import select
 import socket
-import struct
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +41,8 @@ from typing import Any
 from firmware.core import media as core_media
 from firmware.core import tones
 from firmware.core.media import MediaStream
+from firmware.runtime import datagrams
+from firmware.runtime.datagrams import RTCP, RTP, SO_TIMESTAMPNS
 
 try:  # the C module: in the standard library up to 3.12, the audioop-lts package from 3.13
     import audioop
@@ -52,31 +51,18 @@ except ImportError:  # pragma: no cover - audioop-lts is a dependency on 3.13+
 
 log = logging.getLogger("intercom.media")
 
-# Whether setup.py's Cython build of the core's media path is what runs (see setup.py).
+# Whether setup.py's Cython builds are what runs (see setup.py): the core's media path, and the
+# pump's socket work (datagrams.py).
 MEDIA_CORE = "Python" if core_media.__file__.endswith(".py") else "compiled"
+SOCKET_IO = datagrams.IMPLEMENTATION
 
 FRAME_MS = 20
 FRAME_TIME_S = FRAME_MS / 1000
 FRAME_BYTES = 320
 SILENCE = bytes(FRAME_BYTES)
 MAX_LATE_S = 0.1  # a tick this late (5 frames: a stalled process) starts a new schedule
-RECV_BYTES = 4096  # more than any G.711 packet (120 ms: 972 bytes) or RTCP report we read
 MAX_DATAGRAMS_PER_TICK = 64  # per socket: a flood cannot hold the lock for long
 Addr = tuple[str, int]
-
-# Linux's SO_TIMESTAMPNS (not in Python's socket module): the kernel stamps each datagram with
-# its arrival time (CLOCK_REALTIME, struct timespec). The value and layout are asm-generic's (x86,
-# ARM, RISC-V), the "old" option whose timespec has native longs also on 32-bit ARM. Elsewhere
-# (the emulator on macOS) a datagram counts as arrived at the tick that reads it: the jitter
-# buffer then sees up to 20 ms of jitter and plays out that much later.
-SO_TIMESTAMPNS = 35 if sys.platform == "linux" else None
-_TIMESPEC = struct.Struct("@ll")
-_ANCILLARY_BYTES = socket.CMSG_SPACE(_TIMESPEC.size) if SO_TIMESTAMPNS else 0
-# A plain int: `flags & socket.MSG_TRUNC` runs the enum module's Python code on every datagram.
-_MSG_TRUNC = int(socket.MSG_TRUNC)
-_SOL_SOCKET = socket.SOL_SOCKET
-_TIMESPEC_BYTES = _TIMESPEC.size
-_unpack_timespec = _TIMESPEC.unpack
 
 
 def mix(a: bytes, b: bytes | None) -> bytes:
@@ -158,18 +144,13 @@ class CallMedia:
         self.rtp: socket.socket | None = None
         self.rtcp: socket.socket | None = None
         self.port = 0
-        # Which of the pair has datagrams waiting, in one syscall: a recvmsg that finds nothing
-        # raises BlockingIOError, which costs more than this poll (both sockets, every tick).
-        self._poller = select.poll()
-        self._rtp_fd = -1
+        self._sockets: Any = None  # a datagrams.SocketPair of the two, while they are open
 
     # -- the loop thread ---------------------------------------------------------------------
     def open(self, ports: RtpPorts) -> int:
         """Bind the socket pair now; the port to put in SDP. OSError if no pair is free."""
         self.rtp, self.rtcp, self.port = ports.open_pair()
-        self._rtp_fd = self.rtp.fileno()
-        self._poller.register(self.rtp, select.POLLIN)
-        self._poller.register(self.rtcp, select.POLLIN)
+        self._sockets = datagrams.SocketPair(self.rtp, self.rtcp)
         return self.port
 
     def start(self, params: Any, now_ms: int, inactivity_ms: int, jitter_min_ms: int) -> None:
@@ -177,8 +158,8 @@ class CallMedia:
             if self.stream is not None:
                 self.stream.update(params, now_ms)
                 return
-            for sock in (self.rtp, self.rtcp):  # what came before the answer: never played
-                while _receive(sock, 0, 0):
+            for channel in (RTP, RTCP):  # what came before the answer: never played
+                while _receive(self._sockets, channel, 0, 0):
                     pass
             self.stream = MediaStream(
                 params,
@@ -225,7 +206,7 @@ class CallMedia:
             for sock in (self.rtp, self.rtcp):
                 if sock is not None:
                     sock.close()
-            self.rtp = self.rtcp = None
+            self.rtp = self.rtcp = self._sockets = None
 
     # -- the pump's thread, lock held ---------------------------------------------------------
     def pump_receive(self, now_ms: int, clock_offset_ns: int) -> None:
@@ -234,30 +215,28 @@ class CallMedia:
         Rounds of one datagram from each socket that has one (RTP first), at most
         MAX_DATAGRAMS_PER_TICK rounds."""
         stream = self.stream
-        if stream is None or self.rtp is None:
+        sockets = self._sockets
+        if stream is None or sockets is None:
             return
-        poll = self._poller.poll
-        rtp_fd = self._rtp_fd
         for _ in range(MAX_DATAGRAMS_PER_TICK):
-            ready = poll(0)
-            if not ready:
+            waiting = sockets.waiting()
+            if not waiting:
                 return
-            for fd, _events in ready:
-                if fd == rtp_fd:
-                    datagram = _receive(self.rtp, now_ms, clock_offset_ns)
-                    if datagram is not None:
-                        stream.receive_rtp(datagram[0], datagram[1], datagram[2])
-                else:
-                    datagram = _receive(self.rtcp, now_ms, clock_offset_ns)
-                    if datagram is not None:
-                        stream.receive_rtcp(datagram[0], datagram[1], datagram[2])
+            if waiting & 1:
+                datagram = _receive(sockets, RTP, now_ms, clock_offset_ns)
+                if datagram is not None:
+                    stream.receive_rtp(datagram[0], datagram[1], datagram[2])
+            if waiting & 2:
+                datagram = _receive(sockets, RTCP, now_ms, clock_offset_ns)
+                if datagram is not None:
+                    stream.receive_rtcp(datagram[0], datagram[1], datagram[2])
 
     def pump_send_rtp(self, datagrams: list[tuple[bytes, Addr]]) -> None:
-        _send(self.rtp, datagrams)
+        _send(self._sockets, RTP, datagrams)
 
     def pump_send_rtcp(self) -> None:
         if self.stream is not None:
-            _send(self.rtcp, self.stream.datagrams_to_send())
+            _send(self._sockets, RTCP, self.stream.datagrams_to_send())
 
     def pump_timers(self, now_ms: int) -> None:
         """RTCP reports and the inactivity timeout of the stream, when due."""
@@ -271,39 +250,34 @@ class CallMedia:
 
 
 def _receive(
-    sock: socket.socket | None, now_ms: int, clock_offset_ns: int
+    sockets: Any, channel: int, now_ms: int, clock_offset_ns: int
 ) -> tuple[bytes, Addr, int] | None:
-    """One waiting datagram as (data, addr, arrival in monotonic ms), or None when none waits.
+    """One waiting datagram of the channel as (data, addr, arrival in monotonic ms), or None.
 
     clock_offset_ns is monotonic minus real time: it turns the kernel's stamp into our clock."""
-    if sock is None:
-        return None
     try:
-        data, ancillary, flags, addr = sock.recvmsg(RECV_BYTES, _ANCILLARY_BYTES)
-    except BlockingIOError:
-        return None
+        datagram = sockets.receive(channel)
     except OSError as exc:  # an ICMP error reported on the socket
         log.debug("RTP socket error: %s", exc)
         return None
-    if flags & _MSG_TRUNC:
-        data = b""  # cut short it could parse as a shorter packet: the stream counts a drop
+    if datagram is None:
+        return None
+    data, addr, stamp = datagram
     arrived_ms = now_ms
-    for level, kind, stamp in ancillary:
-        if level == _SOL_SOCKET and kind == SO_TIMESTAMPNS and len(stamp) == _TIMESPEC_BYTES:
-            seconds, nanoseconds = _unpack_timespec(stamp)
-            stamp_ms = (seconds * 1_000_000_000 + nanoseconds + clock_offset_ns) // 1_000_000
-            # Bounded: a step of the real-time clock since the arrival must not reorder time.
-            if stamp_ms < now_ms:
-                arrived_ms = stamp_ms if stamp_ms > now_ms - 1000 else now_ms - 1000
-    return data, (addr[0], addr[1]), arrived_ms
+    if stamp:
+        stamp_ms = (stamp + clock_offset_ns) // 1_000_000
+        # Bounded: a step of the real-time clock since the arrival must not reorder time.
+        if stamp_ms < now_ms:
+            arrived_ms = stamp_ms if stamp_ms > now_ms - 1000 else now_ms - 1000
+    return data, addr, arrived_ms
 
 
-def _send(sock: socket.socket | None, datagrams: list[tuple[bytes, Addr]]) -> None:
-    if sock is None:  # closed: the call is over
+def _send(sockets: Any, channel: int, datagrams: list[tuple[bytes, Addr]]) -> None:
+    if sockets is None:  # closed: the call is over
         return
     for data, addr in datagrams:
         try:
-            sock.sendto(data, addr)
+            sockets.send(channel, data, addr)
         except OSError as exc:  # a full send buffer or an unreachable peer: RTP is never late
             log.debug("RTP send to %s failed: %s", addr, exc)
 

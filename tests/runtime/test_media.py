@@ -23,8 +23,8 @@ from firmware.core.media import (
 from firmware.core.rtp import RtpPacket
 from firmware.core.sdp import MediaParams
 from firmware.runtime.flat import FrameRecorder, FrameSource, tone_pcm
+from firmware.runtime.datagrams import RTCP, RTP, SO_TIMESTAMPNS, SocketPair
 from firmware.runtime.media import (
-    SO_TIMESTAMPNS,
     AudioPump,
     CallMedia,
     RtpPorts,
@@ -206,6 +206,7 @@ def test_tones_run_the_pump_and_it_idles_when_they_end() -> None:
 def test_a_datagram_read_later_keeps_its_arrival_time_and_an_oversized_one_comes_empty() -> None:
     ports = RtpPorts("127.0.0.1", 41400, 41499)
     rtp, _rtcp, port = ports.open_pair()
+    sockets = SocketPair(rtp, _rtcp)
     sender = udp_socket()
     try:
         # The kernel switches its stamps on a moment after the first socket asks (RtpPorts
@@ -215,7 +216,7 @@ def test_a_datagram_read_later_keeps_its_arrival_time_and_an_oversized_one_comes
             sender.sendto(b"probe", ("127.0.0.1", port))
             time.sleep(0.03)
             now_ms = _monotonic_ms()
-            probe = _receive(rtp, now_ms, time.monotonic_ns() - time.time_ns())
+            probe = _receive(sockets, RTP, now_ms, time.monotonic_ns() - time.time_ns())
             if probe is not None and probe[2] <= now_ms - 20:
                 break
             assert time.monotonic() < deadline, "the kernel never stamped a datagram"
@@ -225,14 +226,14 @@ def test_a_datagram_read_later_keeps_its_arrival_time_and_an_oversized_one_comes
         time.sleep(0.1)  # read a tick or five later, as a busy pump would
         now_ms = _monotonic_ms()
         clock_offset_ns = time.monotonic_ns() - time.time_ns()
-        oversized = _receive(rtp, now_ms, clock_offset_ns)
+        oversized = _receive(sockets, RTP, now_ms, clock_offset_ns)
         assert oversized is not None and oversized[0] == b""  # handed on empty: a counted drop
-        datagram = _receive(rtp, now_ms, clock_offset_ns)
+        datagram = _receive(sockets, RTP, now_ms, clock_offset_ns)
         assert datagram is not None
         data, addr, arrived_ms = datagram
         assert data == b"rtp" and addr == sender.getsockname()
         assert before_ms - 1 <= arrived_ms <= now_ms - 50  # when it came, not when it was read
-        assert _receive(rtp, now_ms, 0) is None
+        assert _receive(sockets, RTP, now_ms, 0) is None
     finally:
         rtp.close()
         _rtcp.close()
@@ -251,7 +252,8 @@ def test_what_arrived_before_the_answer_is_never_played() -> None:
         time.sleep(0.05)
         addr = sender.getsockname()
         media.start(MediaParams(addr, addr, 0, "PCMU", 101, 20, "sendrecv"), 0, 30000, 20)
-        assert _receive(media.rtp, 0, 0) is None and _receive(media.rtcp, 0, 0) is None
+        sockets = SocketPair(media.rtp, media.rtcp)
+        assert _receive(sockets, RTP, 0, 0) is None and _receive(sockets, RTCP, 0, 0) is None
     finally:
         media.close(0)
         sender.close()
