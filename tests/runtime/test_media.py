@@ -22,8 +22,8 @@ from firmware.core.media import (
 )
 from firmware.core.rtp import RtpPacket
 from firmware.core.sdp import MediaParams
-from firmware.runtime.flat import FrameRecorder, FrameSource, tone_pcm
 from firmware.runtime.datagrams import RTCP, RTP, SO_TIMESTAMPNS, SocketPair
+from firmware.runtime.flat import FrameRecorder, FrameSource, tone_pcm
 from firmware.runtime.media import (
     AudioPump,
     CallMedia,
