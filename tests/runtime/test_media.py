@@ -107,6 +107,7 @@ def test_a_call_both_ways_with_symmetric_rtp_dtmf_and_a_bye_at_the_end() -> None
                 heard += received(peer_rtp)
                 await asyncio.sleep(0.02)
             await until(lambda: any(isinstance(e, DtmfReceived) for e in rig.events), what="DTMF")
+            await asyncio.sleep(0.1)  # the jitter buffer plays out what it still holds
 
             learned = [e for e in rig.events if isinstance(e, RemoteAddressLearned)]
             assert learned and learned[0].addr == peer_rtp.getsockname()
@@ -127,10 +128,12 @@ def test_a_call_both_ways_with_symmetric_rtp_dtmf_and_a_bye_at_the_end() -> None
                 door_audio.receive_rtp(data, ("127.0.0.1", port), n * 20)
             pcm = b"".join(door_audio.pull_playout(n * 20) for n in range(len(heard)))
             assert tone_share(pcm[-3200:], 1000) > 0.8
-            # The peer's 440 Hz reached the speaker (at least 400 ms of it, in 200 ms windows).
+            # The peer's 440 Hz reached the speaker: at least 400 ms of its 800 ms, in 20 ms
+            # frames (the DTMF event replaces some of the peer's audio, and the edges are not
+            # pure tone).
             played = bytes(rig.speaker.pcm)
-            windows = [played[i : i + 3200] for i in range(0, len(played) - 3199, 3200)]
-            assert sum(1 for w in windows if tone_share(w, 440) > 0.8) >= 2
+            shares = [tone_share(played[i : i + 320], 440) for i in range(0, len(played), 320)]
+            assert sum(1 for share in shares if share > 0.8) >= 20, [round(x, 2) for x in shares]
             assert rig.pump.speaker_db > -30 and rig.pump.mic_db > -30
             stats = rig.media.stats()
             assert stats is not None and stats["packets_received"] >= 30
