@@ -55,7 +55,7 @@ class PySocketPair:
         """Bit 1 << RTP and bit 1 << RTCP: the socket has a datagram (or an error) waiting."""
         bits = 0
         for fd, _events in self._poller.poll(0):
-            bits |= 1 if fd == self._rtp_fd else 2
+            bits |= 1 << (RTP if fd == self._rtp_fd else RTCP)
         return bits
 
     def receive(self, channel: int) -> tuple[bytes, tuple[str, int], int] | None:

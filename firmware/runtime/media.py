@@ -222,17 +222,17 @@ class CallMedia:
             waiting = sockets.waiting()
             if not waiting:
                 return
-            if waiting & 1:
+            if waiting & (1 << RTP):
                 datagram = _receive(sockets, RTP, now_ms, clock_offset_ns)
                 if datagram is not None:
                     stream.receive_rtp(datagram[0], datagram[1], datagram[2])
-            if waiting & 2:
+            if waiting & (1 << RTCP):
                 datagram = _receive(sockets, RTCP, now_ms, clock_offset_ns)
                 if datagram is not None:
                     stream.receive_rtcp(datagram[0], datagram[1], datagram[2])
 
-    def pump_send_rtp(self, datagrams: list[tuple[bytes, Addr]]) -> None:
-        _send(self._sockets, RTP, datagrams)
+    def pump_send_rtp(self, packets: list[tuple[bytes, Addr]]) -> None:
+        _send(self._sockets, RTP, packets)
 
     def pump_send_rtcp(self) -> None:
         if self.stream is not None:
@@ -272,10 +272,10 @@ def _receive(
     return data, addr, arrived_ms
 
 
-def _send(sockets: Any, channel: int, datagrams: list[tuple[bytes, Addr]]) -> None:
+def _send(sockets: Any, channel: int, packets: list[tuple[bytes, Addr]]) -> None:
     if sockets is None:  # closed: the call is over
         return
-    for data, addr in datagrams:
+    for data, addr in packets:
         try:
             sockets.send(channel, data, addr)
         except OSError as exc:  # a full send buffer or an unreachable peer: RTP is never late
