@@ -49,6 +49,16 @@ def speech_frames():
     return [pcm[i : i + 320] for i in range(0, len(pcm) - 319, 320)]
 
 
+def speech_datagrams(frames, passes=1):
+    """The frames as one sender's 20 ms PCMU packets, `passes` times over (sequence numbers and
+    timestamps run on)."""
+    sender = MediaStream(_params(FLAT), _Random(1), 0, rtcp_interval_ms=10**9)
+    out = []
+    for i in range(passes * len(frames)):
+        out.extend(data for data, _addr in sender.push_capture(frames[i % len(frames)], 20 * i))
+    return out
+
+
 def _best_us(run, packets, repeats=7):
     best = float("inf")
     for _ in range(repeats):
@@ -113,10 +123,7 @@ def main(argv):
         cold = int(argv[argv.index("--cold-ticks") + 1])
     frames = speech_frames()
     n = len(frames)
-    sender = MediaStream(_params(FLAT), _Random(1), 0, rtcp_interval_ms=10**9)
-    datagrams = []
-    for i, frame in enumerate(frames):
-        datagrams.extend(data for data, _addr in sender.push_capture(frame, 20 * i))
+    datagrams = speech_datagrams(frames)
     assert len(datagrams) == n
 
     def send_path():

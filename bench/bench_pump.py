@@ -18,13 +18,13 @@ from __future__ import annotations
 import asyncio
 import os
 import pathlib
-import random
 import statistics
 import subprocess
 import sys
 import time
 
-from bench.bench_media_path import _params, speech_frames
+from bench.bench_media_path import speech_datagrams, speech_frames
+from bench.firmware_rig import Meter
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -54,25 +54,6 @@ while due < end:
 """
 
 
-def _datagrams():
-    from firmware.core.media import MediaStream
-
-    frames = speech_frames()
-    sender = MediaStream(_params(("127.0.0.1", 1)), random.Random(1), 0, rtcp_interval_ms=10**9)
-    out = []
-    for i in range(3 * len(frames)):  # a few minutes of speech, sequence numbers running on
-        out.extend(data for data, _addr in sender.push_capture(frames[i % len(frames)], 20 * i))
-    return out
-
-
-def _thread_cpu_ns():
-    total = 0
-    for task in os.listdir("/proc/self/task"):
-        with open(f"/proc/self/task/{task}/schedstat") as stat:
-            total += int(stat.read().split()[0])
-    return total
-
-
 async def _child_run(sockets, seconds, port_base):
     from firmware.core.sdp import MediaParams
     from firmware.runtime import datagrams
@@ -97,7 +78,7 @@ async def _child_run(sockets, seconds, port_base):
     with pump.lock:
         pump.media = call
     pump.wake()
-    payload = _datagrams()
+    payload = speech_datagrams(speech_frames(), passes=3)  # a few minutes of speech
     size = len(payload[0])
     peer = subprocess.Popen(
         [sys.executable, "-c", PEER, str(port), str(peer_port), str(seconds + 4)],
@@ -107,9 +88,10 @@ async def _child_run(sockets, seconds, port_base):
         peer.stdin.write(size.to_bytes(4, "big") + b"".join(payload))
         peer.stdin.close()
         await asyncio.sleep(2)
-        cpu, start = _thread_cpu_ns(), time.monotonic()
+        meter = Meter(os.getpid())
+        cpu, start = meter.run_ns(), time.monotonic()
         await asyncio.sleep(seconds)
-        cpu, elapsed = _thread_cpu_ns() - cpu, time.monotonic() - start
+        cpu, elapsed = meter.run_ns() - cpu, time.monotonic() - start
         stats = call.stats()
     finally:
         pump.stop()
