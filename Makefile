@@ -6,11 +6,12 @@ RUN    := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 MPY    := tests/mpy/node_modules/.package-lock.json
 PYTEST_ARGS ?=
-# The modules setup.py compiles (the core's with a .pxd, the runtime's .pyx). An editable install
+# The modules setup.py compiles (each .py with a .pxd, the runtime's .pyx). An editable install
 # keeps them next to their source, and Python imports them in its place: rebuild them when that
 # source changes.
-COMPILED_SOURCES := setup.py $(wildcard firmware/core/*.pxd) \
-	$(patsubst %.pxd,%.py,$(wildcard firmware/core/*.pxd)) $(wildcard firmware/runtime/*.pyx)
+PXD := $(wildcard firmware/core/*.pxd firmware/runtime/*.pxd)
+COMPILED_SOURCES := setup.py $(PXD) $(wildcard $(patsubst %.pxd,%.py,$(PXD))) \
+	$(wildcard firmware/runtime/*.pyx)
 COMPILED := $(VENV)/.compiled
 
 .PHONY: emulate run test lint format typecheck pytest mpy-test bench clean

@@ -3,10 +3,11 @@
 The modules of firmware/core that have a .pxd file (RTP, the jitter buffer, concealment, the
 stream) stay plain Python source, the same code MicroPython runs. Cython compiles each one with
 its .pxd, which declares the classes' state as C fields, so a call costs less CPU (figures in
-docs/benchmarks.md). On Linux it also compiles firmware/runtime/_datagrams.pyx, the pump's socket
-work in C (datagrams.py has the same in Python). Where a module does not compile (no C compiler
-or Python headers), or with INTERCOM_PURE_PYTHON=1 (flash.sh: a wheel for another CPU), the
-package installs without it and runs the Python code.
+docs/benchmarks.md). On Linux it also compiles the pump's socket work
+(firmware/runtime/_datagrams.pyx; datagrams.py has the same in Python) and the pump itself
+(firmware/runtime/media.py with its .pxd), which calls the stream and the sockets as C functions.
+Where a module does not compile (no C compiler or Python headers), or with INTERCOM_PURE_PYTHON=1
+(flash.sh: a wheel for another CPU), the package installs without it and runs the Python code.
 """
 
 import os
@@ -27,13 +28,22 @@ def extensions():
         Extension(f"firmware.core.{pxd.stem}", [str(pxd.with_suffix(".py"))], optional=True)
         for pxd in sorted(CORE.glob("*.pxd"))
     ]
+    pump = []
     if sys.platform == "linux":
         modules.append(
             Extension(
                 "firmware.runtime._datagrams", ["firmware/runtime/_datagrams.pyx"], optional=True
             )
         )
-    return cythonize(modules, compiler_directives={"language_level": 3}, quiet=True)
+        pump.append(
+            Extension("firmware.runtime.media", ["firmware/runtime/media.py"], optional=True)
+        )
+    # media.py's annotations document Python types, not C ones. The pump checks for None where a
+    # call may have ended (nonecheck: an AttributeError, not a crash, if it ever misses one).
+    directives = {"language_level": 3, "annotation_typing": False}
+    return cythonize(modules, compiler_directives=directives, quiet=True) + cythonize(
+        pump, compiler_directives={**directives, "nonecheck": True}, quiet=True
+    )
 
 
 setup(ext_modules=extensions())

@@ -218,7 +218,7 @@ def main(argv):
         )
         print(
             "cold, each tick after a 20 ms sleep (median of the ticks after the first 10 %%; "
-            "media core %s, sockets %s):" % (media_pump.MEDIA_CORE, media_pump.SOCKET_IO)
+            "%s):" % media_pump.BUILD
         )
         print(
             "  core: receive_rtp %.1f us, push_capture %.1f us, pull_playout %.1f us: %.1f us/tick"

@@ -1,21 +1,23 @@
-"""The audio pump as a process: CPU per second of one call, with each implementation of the
-pump's socket work (datagrams.SocketPair), in alternating runs.
+"""The audio pump as a process: CPU per second of one call, the compiled pump against the same
+source run as Python, in alternating runs.
 
     .venv/bin/python -m bench bench_pump [--pairs 10] [--seconds 12]
 
 Each run is a child process: the firmware's AudioPump thread with one call (a WAV microphone, a
 discarded speaker, the core's MediaStream) on loopback, and a peer in a second process that sends
 20 ms PCMU speech every 20 ms and reads what comes back. Measured: the child's CPU (all threads,
-/proc schedstat) over `--seconds` after a 2 s start. The runs alternate the compiled SocketPair
-and the socket module's (PySocketPair), so both see the same machine; the report gives each
-one's median and the paired differences. bench_firmware measures the whole firmware against
-baresip under SIPp but needs minutes of rounds to rise above this machine's noise; this needs
-the pump only, and pairs.
+/proc schedstat) over `--seconds` after a 2 s start. The runs alternate setup.py's build of
+firmware/runtime/media.py (the pump with media.pxd) and that module's source run by the
+interpreter, each with the same compiled core and socket pair, so both see the same machine; the
+report gives each one's median and the paired differences. bench_firmware measures the whole
+firmware against baresip under SIPp but needs minutes of rounds to rise above this machine's
+noise; this needs the pump only, and pairs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import pathlib
 import statistics
@@ -54,16 +56,28 @@ while due < end:
 """
 
 
-async def _child_run(sockets, seconds, port_base):
+def _pump_from_source():
+    """firmware.runtime.media as the interpreter runs its source (not setup.py's build of it)."""
+    spec = importlib.util.spec_from_file_location(
+        "firmware.runtime.media", ROOT / "firmware" / "runtime" / "media.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+async def _child_run(pump_kind, seconds, port_base):
     from firmware.core.sdp import MediaParams
-    from firmware.runtime import datagrams
-    from firmware.runtime import media as pump_module
     from hal.backends.sim_audio import DiscardOut, WavIn
 
-    if sockets == "python":
-        datagrams.SocketPair = datagrams.PySocketPair
-    elif datagrams.CSocketPair is None:
-        raise SystemExit("no compiled SocketPair here")
+    if pump_kind == "python":
+        pump_module = _pump_from_source()
+    else:
+        from firmware.runtime import media as pump_module
+
+        if pump_module.AUDIO_PUMP != "compiled":
+            raise SystemExit("no compiled audio pump here")
     ports = pump_module.RtpPorts("127.0.0.1", port_base, port_base + 99)
     mic = WavIn(sorted((ROOT / "tests/data/media").glob("speech_*.wav"))[0], True, "microphone")
     pump = pump_module.AudioPump(mic, DiscardOut(), pump_module.TonePlayer("de"), lambda: None)
@@ -103,8 +117,8 @@ async def _child_run(sockets, seconds, port_base):
     print(f"{cpu / elapsed / 1e7:.4f} {stats['packets_received']} {stats['packets_sent']} {late}")
 
 
-def _run_child(sockets, seconds, port_base):
-    command = [sys.executable, "-m", "bench", "bench_pump", "--child", sockets]
+def _run_child(pump_kind, seconds, port_base):
+    command = [sys.executable, "-m", "bench", "bench_pump", "--child", pump_kind]
     out = subprocess.run(
         [*command, str(seconds), str(port_base)],
         capture_output=True,
@@ -113,10 +127,10 @@ def _run_child(sockets, seconds, port_base):
         cwd=ROOT,
     )
     if out.returncode != 0:
-        raise SystemExit(f"bench_pump child ({sockets}) failed:\n{out.stderr}")
+        raise SystemExit(f"bench_pump child ({pump_kind}) failed:\n{out.stderr}")
     percent, received, sent, late = out.stdout.splitlines()[-1].split()
     if int(received) < seconds * 45 or int(sent) < seconds * 45 or int(late):
-        raise SystemExit(f"bench_pump child ({sockets}): the call did not run: {out.stdout}")
+        raise SystemExit(f"bench_pump child ({pump_kind}): the call did not run: {out.stdout}")
     return float(percent)
 
 
@@ -129,30 +143,29 @@ def main(argv):
         pairs = int(argv[argv.index("--pairs") + 1])
     if "--seconds" in argv:
         seconds = float(argv[argv.index("--seconds") + 1])
-    from firmware.runtime import datagrams
-    from firmware.runtime.media import MEDIA_CORE
+    from firmware.runtime.media import AUDIO_PUMP, BUILD
 
-    if datagrams.CSocketPair is None:
-        print("no compiled SocketPair here (not Linux, or no C compiler): nothing to compare")
+    if AUDIO_PUMP != "compiled":
+        print("no compiled audio pump here (not Linux, or no C compiler): nothing to compare")
         return 1
-    print(f"the audio pump, one call, {pairs} pairs of {seconds:g} s (media core {MEDIA_CORE})")
+    print(f"the audio pump, one call, {pairs} pairs of {seconds:g} s ({BUILD})")
     port_base = 46000 + (os.getpid() % 40) * 200
     results = {"compiled": [], "python": []}
     for pair in range(pairs):
         order = ("compiled", "python") if pair % 2 == 0 else ("python", "compiled")
-        for sockets in order:
-            results[sockets].append(_run_child(sockets, seconds, port_base))
+        for pump_kind in order:
+            results[pump_kind].append(_run_child(pump_kind, seconds, port_base))
         print(
-            f"  pair {pair + 1}: compiled {results['compiled'][-1]:.3f} %, "
-            f"socket module {results['python'][-1]:.3f} %"
+            f"  pair {pair + 1}: compiled pump {results['compiled'][-1]:.3f} %, "
+            f"Python pump {results['python'][-1]:.3f} %"
         )
     compiled, python = results["compiled"], results["python"]
     saved = [p - c for c, p in zip(compiled, python, strict=True)]
     median_saved = statistics.median(saved)
     print(
-        f"CPU per call-second: compiled SocketPair {statistics.median(compiled):.3f} % of a core, "
-        f"the socket module's {statistics.median(python):.3f} % (medians); paired difference "
-        f"{median_saved:.3f} points, {median_saved / statistics.median(python):.0%} "
+        f"CPU per call-second: compiled pump {statistics.median(compiled):.3f} % of a core, "
+        f"the same source as Python {statistics.median(python):.3f} % (medians); paired "
+        f"difference {median_saved:.3f} points, {median_saved / statistics.median(python):.0%} "
         f"(compiled lower in {sum(s > 0 for s in saved)} of {pairs} pairs)"
     )
     return 0

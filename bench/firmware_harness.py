@@ -35,7 +35,8 @@ import time
 import weakref
 from typing import Any
 
-from firmware.runtime import app, config, datagrams, httpd, logs
+from firmware.core.media import MediaStream
+from firmware.runtime import app, config, datagrams, httpd, logs, station
 from firmware.runtime import media as runtime_media
 from hal import events as hal_events
 
@@ -65,17 +66,17 @@ FLOORS = ("glue", "io", "empty")  # --floor: what is left of a tick (see the mod
 _FLOOR_PACKET = bytes([0x80, 0]) + bytes(170)  # a 20 ms PCMU packet's size; the peer counts them
 
 
-class _FreeCore:
+class _FreeCore(MediaStream):
     """A MediaStream whose per-tick work costs nothing (`--floor glue`): what arrives is
     dropped, the microphone's frame becomes one ready-made packet, the speaker gets silence and no
-    timer is due. Everything else (stats, events, re-INVITE, close) goes to the real stream."""
+    timer is due. Everything else (stats, events, re-INVITE, close) goes to the real stream.
 
-    def __init__(self, stream: Any, remote: Any) -> None:
+    A subclass, because the compiled pump holds its stream as a C-typed MediaStream; the methods
+    below override the compiled ones (cpdef) for this instance only."""
+
+    def __init__(self, stream: Any, remote: Any) -> None:  # no MediaStream state of its own
         self._stream = stream
         self._out = [(_FLOOR_PACKET, remote)]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
 
     def receive_rtp(self, data: bytes, addr: Any, now_ms: int) -> None:
         pass
@@ -96,49 +97,67 @@ class _FreeCore:
         return False
 
 
+def _delegate(name: str) -> Any:
+    return lambda self, *args: getattr(self._stream, name)(*args)
+
+
+for _name in (
+    "update",
+    "receive_info",
+    "send_dtmf",
+    "stats",
+    "next_event",
+    "datagrams_to_send",
+    "handle_timer",
+    "close",
+):
+    setattr(_FreeCore, _name, _delegate(_name))
+
+
 def _floor(kind: str) -> None:
     """Replace the pump's tick by the pump's code around a free core (glue), its socket work
     only (io) or nothing (empty), per call from the first tick after its stream has heard the
-    peer (see the module docstring)."""
+    peer (see the module docstring). A subclass of the pump, which the station then builds."""
     real_tick = runtime_media.AudioPump.tick
     # Per call: (its datagrams.SocketPair, the peer's RTP address) once its stream has heard it.
     floors: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
-    def tick(self: runtime_media.AudioPump, now: float) -> None:
-        media = self.media
-        stream = media.stream if media is not None else None
-        if media is None or stream is None or media.rtp is None or media.rtcp is None:
-            real_tick(self, now)
-            return
-        floor = floors.get(media)
-        if floor is None:
-            stats = stream.stats()
-            if not stats["packets_received"]:
+    class FloorPump(runtime_media.AudioPump):
+        def tick(self, now: float) -> None:
+            media = self.media
+            stream = media.stream if media is not None else None
+            if media is None or stream is None or media.rtp is None or media.rtcp is None:
                 real_tick(self, now)
                 return
+            floor = floors.get(media)
+            if floor is None:
+                stats = stream.stats()
+                if not stats["packets_received"]:
+                    real_tick(self, now)
+                    return
+                if kind == "glue":
+                    media.stream = _FreeCore(stream, stats["remote_rtp"])
+                    floor = floors[media] = ()
+                else:
+                    floor = floors[media] = (media._sockets, stats["remote_rtp"])
             if kind == "glue":
-                media.stream = _FreeCore(stream, stats["remote_rtp"])
-                floor = floors[media] = ()
-            else:
-                floor = floors[media] = (media._sockets, stats["remote_rtp"])
-        if kind == "glue":
-            real_tick(self, now)
-            return
-        if kind == "empty":
-            return
-        sockets, remote = floor
-        for _ in range(runtime_media.MAX_DATAGRAMS_PER_TICK):
-            waiting = sockets.waiting()
-            if not waiting:
-                break
-            for channel in (datagrams.RTP, datagrams.RTCP):
-                if waiting & (1 << channel):
-                    with contextlib.suppress(OSError):  # an ICMP error, as the pump reads it
-                        sockets.receive(channel)
-        with contextlib.suppress(OSError):  # the peer has gone (after its BYE)
-            sockets.send(datagrams.RTP, _FLOOR_PACKET, remote)
+                real_tick(self, now)
+                return
+            if kind == "empty":
+                return
+            sockets, remote = floor
+            for _ in range(runtime_media.MAX_DATAGRAMS_PER_TICK):
+                waiting = sockets.waiting()
+                if not waiting:
+                    break
+                for channel in (datagrams.RTP, datagrams.RTCP):
+                    if waiting & (1 << channel):
+                        with contextlib.suppress(OSError):  # an ICMP error, as the pump reads it
+                            sockets.receive(channel)
+            with contextlib.suppress(OSError):  # the peer has gone (after its BYE)
+                sockets.send(datagrams.RTP, _FLOOR_PACKET, remote)
 
-    runtime_media.AudioPump.tick = tick  # type: ignore[method-assign]
+    station.AudioPump = FloorPump  # type: ignore[misc]
 
 
 def _probe(firmware: app.Firmware) -> dict[str, Any]:

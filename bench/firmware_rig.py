@@ -84,14 +84,13 @@ def summary(values: Sequence[float]) -> dict[str, float]:
 def python_version(python: str) -> str:
     """`sys.version` of an interpreter, whether it runs from a shared libpython (pyenv's
     default build) or has the interpreter linked in (Debian's python3, built with PGO and LTO),
-    and whether the firmware's media core and RTP socket work run compiled there (setup.py) or
-    as Python."""
+    and which parts of the firmware's media path run compiled there (setup.py) and which as
+    Python."""
     code = (
         "import sys; shared = any('libpython' in line for line in open('/proc/self/maps')); "
-        "from firmware.runtime.media import MEDIA_CORE, SOCKET_IO; "
+        "from firmware.runtime.media import BUILD; "
         "print(sys.version.replace(chr(10), ' '), '|', sys.executable, '|', "
-        "'shared libpython' if shared else 'libpython linked in', '| media core', MEDIA_CORE, "
-        "'| RTP sockets', SOCKET_IO)"
+        "'shared libpython' if shared else 'libpython linked in', '|', BUILD)"
     )
     out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=30)
     return out.stdout.strip() or out.stderr.strip()

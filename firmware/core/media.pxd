@@ -27,3 +27,4 @@ cdef class MediaStream:
     cpdef _send_frame(self, frame, list out)
     cpdef next_deadline(self)
     cpdef _timeout_deadline(self)
+    cpdef bint has_output(self)

@@ -14,12 +14,8 @@ from libc.string cimport memcmp, memcpy, memset
 
 
 cdef extern from "<sys/socket.h>" nogil:
-    ctypedef unsigned int socklen_t
-    ctypedef unsigned short sa_family_t
     struct sockaddr:
         sa_family_t sa_family
-    struct sockaddr_storage:
-        sa_family_t ss_family
     struct iovec:
         void *iov_base
         size_t iov_len
@@ -78,19 +74,7 @@ cdef enum:
 
 
 cdef class SocketPair:
-    """See datagrams.PySocketPair."""
-
-    cdef tuple _sockets
-    cdef int _fds[2]
-    cdef int _family[2]
-    # The last sender per channel, as raw bytes and as the tuple handed out for them.
-    cdef sockaddr_storage _from[2]
-    cdef socklen_t _from_len[2]
-    cdef list _from_addr
-    # The last destination per channel: the tuple it was given as, and its parsed form.
-    cdef sockaddr_storage _to[2]
-    cdef socklen_t _to_len[2]
-    cdef list _to_addr
+    """See datagrams.PySocketPair (the fields are in _datagrams.pxd)."""
 
     def __init__(self, rtp, rtcp):
         self._sockets = (rtp, rtcp)
@@ -102,7 +86,7 @@ cdef class SocketPair:
         self._from_addr = [None, None]
         self._to_addr = [None, None]
 
-    def waiting(self):
+    cpdef waiting(self):
         cdef pollfd fds[2]
         cdef int ready
         for channel in range(2):
@@ -119,7 +103,7 @@ cdef class SocketPair:
             return 0
         return (1 if fds[0].revents else 0) | (2 if fds[1].revents else 0)
 
-    def receive(self, int channel):
+    cpdef receive(self, int channel):
         cdef char data[RECV_BYTES]
         cdef size_t control[8]  # room for one cmsghdr and a timespec, aligned for both
         cdef sockaddr_storage peer
@@ -180,7 +164,7 @@ cdef class SocketPair:
         self._from_addr[channel] = addr
         return addr
 
-    def send(self, int channel, bytes data, tuple addr):
+    cpdef send(self, int channel, bytes data, tuple addr):
         if channel != 0 and channel != 1:
             raise IndexError("no such channel")
         if addr is not self._to_addr[channel] and not self._parse(channel, addr):

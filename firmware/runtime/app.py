@@ -29,7 +29,7 @@ from firmware.core.sip import events as sip_events
 from firmware.runtime import http_api, httpd
 from firmware.runtime.config import Config, parse_host_port
 from firmware.runtime.logs import one_line
-from firmware.runtime.media import MEDIA_CORE, SOCKET_IO, CallMedia
+from firmware.runtime.media import BUILD, CallMedia
 from firmware.runtime.sdnotify import Notifier
 from firmware.runtime.station import Addr, Station, describe
 from hal import LED_PATTERNS, Hal, open_hal, profile_from_config
@@ -151,14 +151,13 @@ class Firmware(Station):
         self.notifier.ready(f"SIP on {_fmt_addr(self.local_addr)}")
         self.notifier.start_watchdog(loop)
         log.info(
-            "intercom %s up: SIP %s/%s, API http://%s, board %s, media core %s, RTP sockets %s",
+            "intercom %s up: SIP %s/%s, API http://%s, board %s, %s",
             __version__,
             _fmt_addr(self.local_addr),
             cfg["sip"]["transport"],
             _fmt_addr(self.api_addr),
             cfg.board,
-            MEDIA_CORE,
-            SOCKET_IO,
+            BUILD,
         )
 
     async def _start_sip(self) -> None:

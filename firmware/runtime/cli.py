@@ -9,7 +9,7 @@ import sys
 
 from firmware import __version__
 from firmware.runtime import config, logs
-from firmware.runtime.media import MEDIA_CORE, SOCKET_IO
+from firmware.runtime.media import BUILD
 from hal import HalError
 
 
@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version",
         action="version",
-        version=f"intercom {__version__} (media core: {MEDIA_CORE}, RTP sockets: {SOCKET_IO})",
+        version=f"intercom {__version__} ({BUILD})",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     check = commands.add_parser("check-config", help="validate a configuration file and exit")

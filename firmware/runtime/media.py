@@ -16,6 +16,11 @@ when a stream has events for it (a DTMF digit, a timeout), through `call_soon_th
 packets read at a tick keep their true arrival times: the kernel stamps each one as it arrives
 (SO_TIMESTAMPNS), and the jitter buffer measures the network's jitter from those.
 
+On Linux setup.py compiles this module with media.pxd: the classes' state is in C fields and a
+tick calls the stream and the socket pair as C functions, with no interpreter in between (after
+each 20 ms sleep that cold interpreter work cost more than the pump's own code; figures in
+docs/benchmarks.md). The source is the same; elsewhere it runs as Python.
+
 Threads: the asyncio loop thread does SIP, HTTP and the door (the relay, LEDs and buttons stay
 there: nothing here touches them). The pump's thread and the loop share the streams, the sockets
 and the pump's call list; every use of them holds `AudioPump.lock` on either side (the core's
@@ -51,10 +56,22 @@ except ImportError:  # pragma: no cover - audioop-lts is a dependency on 3.13+
 
 log = logging.getLogger("intercom.media")
 
-# Whether setup.py's Cython builds are what runs (see setup.py): the core's media path, and the
-# pump's socket work (datagrams.py).
+# Whether setup.py's Cython builds are what runs (see setup.py): the core's media path, this
+# module (the pump, with media.pxd), and the pump's socket work (datagrams.py).
 MEDIA_CORE = "Python" if core_media.__file__.endswith(".py") else "compiled"
+AUDIO_PUMP = "Python" if __file__.endswith(".py") else "compiled"
 SOCKET_IO = datagrams.IMPLEMENTATION
+# For --version and the start-up log: e.g. "compiled: media core, audio pump, RTP sockets".
+_COMPILED = [
+    name
+    for name, how in (
+        ("media core", MEDIA_CORE),
+        ("audio pump", AUDIO_PUMP),
+        ("RTP sockets", SOCKET_IO),
+    )
+    if how == "compiled"
+]
+BUILD = "compiled: " + ", ".join(_COMPILED) if _COMPILED else "all Python"
 
 FRAME_MS = 20
 FRAME_TIME_S = FRAME_MS / 1000

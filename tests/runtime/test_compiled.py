@@ -1,6 +1,7 @@
 """The modules setup.py compiles are what CPython runs, and they were built from the current
 source: the core's media path (each .py with its .pxd) and, on Linux, the pump's socket work
-(firmware/runtime/_datagrams.pyx).
+(firmware/runtime/_datagrams.pyx with its .pxd) and the pump (firmware/runtime/media.py with its
+.pxd).
 
 Python prefers a compiled module to its source even when the source changed since the build, so
 a stale build would run (and test) old code; `make` rebuilds it when the source changes.
@@ -22,8 +23,12 @@ CORE_MODULES = sorted(p.stem for p in CORE.glob("*.pxd"))
 COMPILED = [
     (f"firmware.core.{name}", [CORE / f"{name}.py", CORE / f"{name}.pxd"]) for name in CORE_MODULES
 ]
+RUNTIME = FIRMWARE / "runtime"
 if sys.platform == "linux":
-    COMPILED.append(("firmware.runtime._datagrams", [FIRMWARE / "runtime" / "_datagrams.pyx"]))
+    COMPILED.append(
+        ("firmware.runtime._datagrams", [RUNTIME / "_datagrams.pyx", RUNTIME / "_datagrams.pxd"])
+    )
+    COMPILED.append(("firmware.runtime.media", [RUNTIME / "media.py", RUNTIME / "media.pxd"]))
 
 
 def test_the_media_path_is_compiled() -> None:
