@@ -20,7 +20,7 @@ cdef class SocketPair:
     cdef socklen_t _to_len[2]
     cdef list _to_addr
 
-    cpdef waiting(self)
+    cpdef int waiting(self) except -1
     cpdef receive(self, int channel)
     cdef object _sender(self, int channel, sockaddr_storage *peer, socklen_t length)
     cpdef send(self, int channel, bytes data, tuple addr)

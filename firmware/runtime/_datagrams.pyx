@@ -86,7 +86,7 @@ cdef class SocketPair:
         self._from_addr = [None, None]
         self._to_addr = [None, None]
 
-    cpdef waiting(self):
+    cpdef int waiting(self) except -1:
         cdef pollfd fds[2]
         cdef int ready
         for channel in range(2):

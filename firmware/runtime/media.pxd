@@ -11,6 +11,7 @@ cdef class CallMedia:
     cdef public object call_id, lock, rtp, rtcp, port
     cdef public MediaStream stream
     cdef public SocketPair _sockets
+    @cython.locals(stream=MediaStream, sockets=SocketPair, waiting=cython.int, datagram=tuple)
     cpdef pump_receive(self, long long now_ms, long long clock_offset_ns)
     cpdef pump_send_rtp(self, list packets)
     cpdef pump_send_rtcp(self)
@@ -34,7 +35,11 @@ cdef class AudioPump:
     cdef public double speaker_db, mic_db
     cdef public long long ticks, late_ticks
     cdef public bint _stopping, _failed, _events_posted
+    @cython.locals(media=CallMedia)
     cpdef bint _has_work(self)
     cpdef _tick_if_due(self)
+    @cython.locals(call=CallMedia, media=CallMedia, stream=MediaStream, now_ms=cython.longlong,
+                   clock_offset_ns=cython.longlong)
     cpdef tick(self, double now)
+    @cython.locals(media=CallMedia)
     cpdef _post_events(self)
