@@ -68,7 +68,7 @@ def main(argv):
             variants = [  # (name, function, measured every n-th pass)
                 ("audioop", reference, 1),  # audioop called directly
                 ("ours", (g711.encoder if index == 0 else g711.decoder)(codec), 1),
-                ("table", g711.TABLE[codec][index], 1),
+                ("table", g711.table_path()[codec][index], 1),
                 ("pure", g711.PURE[codec][index], 10),
             ]
             for name, fn, _every in variants:

@@ -23,8 +23,10 @@ API (PCM is `bytes` of signed 16-bit little-endian samples; codecs are SDP names
 - ``linear_to_ulaw(sample)``, ``ulaw_to_linear(code)``, ``linear_to_alaw``, ``alaw_to_linear``:
   the scalar definitions everything else is checked against;
 - ``silence(codec, samples) -> bytes``: an encoded payload of digital silence;
-- ``PURE`` / ``TABLE``: the pure and table back ends as ``{"PCMU": (enc, dec), ...}`` (``TABLE`` is
-  None on MicroPython), for tests and benchmarks; ``BACKEND`` names the one in use.
+- ``PURE`` / ``table_path()``: the pure and table back ends as ``{"PCMU": (enc, dec), ...}``, for
+  tests and benchmarks; ``BACKEND`` names the one in use. The table back end is built on its
+  first use (its two 65536-entry tables are a megabyte of lists, which a firmware that encodes
+  with audioop must not carry), and ``table_path()`` is None where it cannot run (MicroPython).
 
 An odd number of PCM bytes is our own bug, not network input: ``encode`` raises ValueError (the
 per-frame functions raise ValueError, or audioop.error on the audioop path).
@@ -238,12 +240,21 @@ def _audioop_path():
     }
 
 
-TABLE = _make_table_path()
+_table = []  # [the table back end, or None], once built
+
+
+def table_path():
+    """The table back end (built on the first call), or None where it cannot run."""
+    if not _table:
+        _table.append(_make_table_path())
+    return _table[0]
+
+
 _AUDIOOP = _audioop_path()
 if _AUDIOOP is not None:
     BACKEND, _BEST = "audioop", _AUDIOOP
-elif TABLE is not None:
-    BACKEND, _BEST = "table", TABLE
+elif table_path() is not None:
+    BACKEND, _BEST = "table", table_path()
 else:
     BACKEND, _BEST = "pure", PURE
 

@@ -31,8 +31,8 @@ def test_every_backend_matches_the_vectors():
     pcm = samples_to_pcm(INPUTS)
     codes = bytes(range(256))
     paths = [("pure", g711.PURE), ("best", None)]
-    if g711.TABLE is not None:
-        paths.append(("table", g711.TABLE))
+    if g711.table_path() is not None:
+        paths.append(("table", g711.table_path()))
     for codec, _enc, _dec, law in LAWS:
         encoded, decoded = _vectors(law)
         for name, path in paths:
@@ -79,7 +79,7 @@ def test_misuse_raises_clearly():
         assert "16-bit" in str(exc)
         exc = raises(ValueError, g711.PURE[codec][0], b"\x01", 2)
         assert "16-bit" in str(exc)
-        for path in (g711.PURE, g711.TABLE):
+        for path in (g711.PURE, g711.table_path()):
             if path is not None:
                 raises(ValueError, path[codec][0], b"\x00\x00", 1)
                 raises(ValueError, path[codec][1], b"\x00", 4)

@@ -1,6 +1,8 @@
 """G.711: every 16-bit input and every 8-bit code, on every path, against audioop itself."""
 
 import array
+import subprocess
+import sys
 
 from firmware.core import g711
 from firmware.core.pcm import AUDIOOP as audioop
@@ -17,14 +19,14 @@ REFERENCE = {
 def test_audioop_is_available_and_selected_on_cpython():
     assert audioop is not None
     assert g711.BACKEND == "audioop"
-    assert g711.TABLE is not None
+    assert g711.table_path() is not None
 
 
 def test_all_65536_inputs_and_256_codes_on_every_path():
     for codec, (lin2code, code2lin) in REFERENCE.items():
         want_codes = lin2code(ALL_PCM, 2)
         want_pcm = code2lin(ALL_CODES, 2)
-        for name, path in (("pure", g711.PURE), ("table", g711.TABLE)):
+        for name, path in (("pure", g711.PURE), ("table", g711.table_path())):
             encode, decode = path[codec]
             assert encode(ALL_PCM, 2) == want_codes, (name, codec)
             assert decode(ALL_CODES, 2) == want_pcm, (name, codec)
@@ -42,7 +44,8 @@ def test_paths_accept_bytearray_and_memoryview():
     pcm = ALL_PCM[:640]
     for codec in g711.CODECS:
         want = g711.PURE[codec][0](pcm, 2)
-        for path in (g711.TABLE, {c: (g711.encoder(c), g711.decoder(c)) for c in g711.CODECS}):
+        best = {c: (g711.encoder(c), g711.decoder(c)) for c in g711.CODECS}
+        for path in (g711.table_path(), best):
             encode, decode = path[codec]
             assert encode(bytearray(pcm), 2) == want
             assert encode(memoryview(pcm), 2) == want
@@ -55,3 +58,10 @@ def test_stored_vectors_are_what_audioop_gives():
     assert read_data("media/g711_encode_alaw.bin") == audioop.lin2alaw(pcm, 2)
     assert read_data("media/g711_decode_ulaw.bin") == audioop.ulaw2lin(ALL_CODES, 2)
     assert read_data("media/g711_decode_alaw.bin") == audioop.alaw2lin(ALL_CODES, 2)
+
+
+def test_the_table_path_is_built_only_when_asked_for():
+    # Its tables are a megabyte of lists: a firmware that encodes with audioop must not build them.
+    code = "import firmware.core.g711 as g; print(g.BACKEND, g._table)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["audioop", "[]"]
