@@ -17,7 +17,6 @@ import logging
 import os
 import webbrowser
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,7 @@ MIC_SOURCES = ("voice", "tone", "silence", "laptop")
 
 def voice_clip() -> bytes:
     """The bundled voice clip (8 kHz mono PCM)."""
-    data = (resources.files("firmware.runtime") / "assets" / "voice.wav").read_bytes()
+    data = (Path(__file__).resolve().parent / "assets" / "voice.wav").read_bytes()
     pcm: bytes = wav.read_pcm8k(data)
     return pcm
 
