@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import ctypes
 import ipaddress
 import logging
 import random
@@ -97,6 +98,19 @@ class EventBus:
         self.subscribers.discard(queue)
 
 
+def _release_free_heap() -> None:
+    """Give the heap that start-up left free back to the system, once the firmware is up.
+
+    Importing and compiling (the SIP regexes, the config, the HTTP server) free about 1.5 MB that
+    glibc would otherwise keep for the life of the process, a twentieth of its RSS. Where the C
+    library has no malloc_trim (musl, macOS) this does nothing."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
+
+
 class Firmware(Station):
     """One door: the station plus the door controller, the HAL and the HTTP API."""
 
@@ -159,6 +173,7 @@ class Firmware(Station):
             cfg.board,
             BUILD,
         )
+        _release_free_heap()
 
     async def _start_sip(self) -> None:
         sip, audio = self.cfg["sip"], self.cfg["audio"]
