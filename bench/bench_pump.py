@@ -17,7 +17,6 @@ noise; this needs the pump only, and pairs.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import pathlib
 import statistics
@@ -56,28 +55,15 @@ while due < end:
 """
 
 
-def _pump_from_source():
-    """firmware.runtime.media as the interpreter runs its source (not setup.py's build of it)."""
-    spec = importlib.util.spec_from_file_location(
-        "firmware.runtime.media", ROOT / "firmware" / "runtime" / "media.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 async def _child_run(pump_kind, seconds, port_base):
     from firmware.core.sdp import MediaParams
+    from firmware.runtime import media as pump_module
     from hal.backends.sim_audio import DiscardOut, WavIn
 
+    if pump_module.AUDIO_PUMP != "compiled":
+        raise SystemExit("no compiled audio pump here")
     if pump_kind == "python":
-        pump_module = _pump_from_source()
-    else:
-        from firmware.runtime import media as pump_module
-
-        if pump_module.AUDIO_PUMP != "compiled":
-            raise SystemExit("no compiled audio pump here")
+        pump_module = pump_module.source_module()
     ports = pump_module.RtpPorts("127.0.0.1", port_base, port_base + 99)
     mic = WavIn(sorted((ROOT / "tests/data/media").glob("speech_*.wav"))[0], True, "microphone")
     pump = pump_module.AudioPump(mic, DiscardOut(), pump_module.TonePlayer("de"), lambda: None)

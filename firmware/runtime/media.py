@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import math
 import random
@@ -41,6 +42,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from firmware.core import media as core_media
@@ -93,6 +95,17 @@ def level_db(frame: bytes) -> float:
     """RMS level in dBFS (-90 for silence)."""
     rms = audioop.rms(frame, 2)
     return max(-90.0, 20 * math.log10(rms / 32768)) if rms else -90.0
+
+
+def source_module() -> Any:
+    """A second copy of this module, run from its source by the interpreter, beside setup.py's
+    build of it: what boards and macOS run, for the tests and bench_pump to run too."""
+    path = Path(__file__).with_name("media.py")
+    spec = importlib.util.spec_from_file_location("firmware.runtime.media_source", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _monotonic_ms() -> int:

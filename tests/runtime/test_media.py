@@ -1,6 +1,9 @@
 """The audio pump's thread over 127.0.0.1: RTP both ways with a peer made of the core's
 MediaStream, symmetric RTP, DTMF and the inactivity timeout reaching the loop, the RTCP BYE at
-the end, tones, and the pump idling when there is nothing to do."""
+the end, tones, and the pump idling when there is nothing to do.
+
+Each test runs twice: on the pump as installed (compiled on Linux, see setup.py) and on its
+source as the interpreter runs it, with the socket module's SocketPair, as on a board."""
 
 from __future__ import annotations
 
@@ -22,20 +25,26 @@ from firmware.core.media import (
 )
 from firmware.core.rtp import RtpPacket
 from firmware.core.sdp import MediaParams
-from firmware.runtime.datagrams import RTCP, RTP, SO_TIMESTAMPNS, SocketPair
+from firmware.runtime import datagrams
+from firmware.runtime import media as installed_pump
+from firmware.runtime.datagrams import RTCP, RTP, SO_TIMESTAMPNS
 from firmware.runtime.flat import FrameRecorder, FrameSource, tone_pcm
-from firmware.runtime.media import (
-    AudioPump,
-    CallMedia,
-    RtpPorts,
-    TonePlayer,
-    _monotonic_ms,
-    _receive,
-)
+from firmware.runtime.media import _monotonic_ms
 from tests.runtime.audio_check import rms, tone_share
 from tests.runtime.waiting import until
 
 pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.fixture(params=["installed", "source"])
+def pump(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The pump's module: as installed, or its source with the socket module's SocketPair."""
+    if request.param == "installed":
+        return installed_pump
+    monkeypatch.setattr(datagrams, "SocketPair", datagrams.PySocketPair)
+    source = installed_pump.source_module()
+    assert source.AUDIO_PUMP == "Python"
+    return source
 
 
 def udp_socket() -> socket.socket:
@@ -57,19 +66,20 @@ def received(sock: socket.socket) -> list[bytes]:
 class Rig:
     """A pump with a microphone playing 1 kHz and a recording speaker, and a call on it."""
 
-    def __init__(self) -> None:
+    def __init__(self, pump: Any) -> None:
+        self.module = pump
         self.speaker = FrameRecorder()
         self.events: list[Any] = []
-        self.pump = AudioPump(
-            FrameSource(tone_pcm(1000, 1.0)), self.speaker, TonePlayer("eu"), self.on_events
+        self.pump = pump.AudioPump(
+            FrameSource(tone_pcm(1000, 1.0)), self.speaker, pump.TonePlayer("eu"), self.on_events
         )
-        self.media = CallMedia("call-1", self.pump.lock)
+        self.media = pump.CallMedia("call-1", self.pump.lock)
 
     def on_events(self) -> None:  # what Station.process() does with the media's events
         self.events += self.media.take_events()
 
     def start_call(self, params: MediaParams, inactivity_ms: int = 30000) -> int:
-        port = self.media.open(RtpPorts("127.0.0.1", 41300, 41399))
+        port = self.media.open(self.module.RtpPorts("127.0.0.1", 41300, 41399))
         self.pump.add(self.media)
         self.media.start(params, _monotonic_ms(), inactivity_ms, 20)
         self.pump.media = self.media
@@ -77,9 +87,9 @@ class Rig:
         return port
 
 
-def test_a_call_both_ways_with_symmetric_rtp_dtmf_and_a_bye_at_the_end() -> None:
+def test_a_call_both_ways_with_symmetric_rtp_dtmf_and_a_bye_at_the_end(pump: Any) -> None:
     async def scenario() -> None:
-        rig = Rig()
+        rig = Rig(pump)
         rig.pump.start()
         peer_rtp, peer_rtcp = udp_socket(), udp_socket()
         try:
@@ -153,9 +163,9 @@ def test_a_call_both_ways_with_symmetric_rtp_dtmf_and_a_bye_at_the_end() -> None
     asyncio.run(scenario())
 
 
-def test_the_inactivity_timeout_reaches_the_loop() -> None:
+def test_the_inactivity_timeout_reaches_the_loop(pump: Any) -> None:
     async def scenario() -> None:
-        rig = Rig()
+        rig = Rig(pump)
         rig.pump.start()
         silent_peer = udp_socket()
         try:
@@ -178,9 +188,9 @@ def test_the_inactivity_timeout_reaches_the_loop() -> None:
     asyncio.run(scenario())
 
 
-def test_tones_run_the_pump_and_it_idles_when_they_end() -> None:
+def test_tones_run_the_pump_and_it_idles_when_they_end(pump: Any) -> None:
     async def scenario() -> None:
-        rig = Rig()
+        rig = Rig(pump)
         rig.pump.start()
         try:
             assert not rig.pump.running
@@ -206,10 +216,12 @@ def test_tones_run_the_pump_and_it_idles_when_they_end() -> None:
 
 
 @pytest.mark.skipif(SO_TIMESTAMPNS is None, reason="kernel arrival stamps are Linux's")
-def test_a_datagram_read_later_keeps_its_arrival_time_and_an_oversized_one_comes_empty() -> None:
-    ports = RtpPorts("127.0.0.1", 41400, 41499)
+def test_a_datagram_read_later_keeps_its_arrival_time_and_an_oversized_one_comes_empty(
+    pump: Any,
+) -> None:
+    ports = pump.RtpPorts("127.0.0.1", 41400, 41499)
     rtp, _rtcp, port = ports.open_pair()
-    sockets = SocketPair(rtp, _rtcp)
+    sockets = datagrams.SocketPair(rtp, _rtcp)
     sender = udp_socket()
     try:
         # The kernel switches its stamps on a moment after the first socket asks (RtpPorts
@@ -219,7 +231,7 @@ def test_a_datagram_read_later_keeps_its_arrival_time_and_an_oversized_one_comes
             sender.sendto(b"probe", ("127.0.0.1", port))
             time.sleep(0.03)
             now_ms = _monotonic_ms()
-            probe = _receive(sockets, RTP, now_ms, time.monotonic_ns() - time.time_ns())
+            probe = pump._receive(sockets, RTP, now_ms, time.monotonic_ns() - time.time_ns())
             if probe is not None and probe[2] <= now_ms - 20:
                 break
             assert time.monotonic() < deadline, "the kernel never stamped a datagram"
@@ -229,14 +241,14 @@ def test_a_datagram_read_later_keeps_its_arrival_time_and_an_oversized_one_comes
         time.sleep(0.1)  # read a tick or five later, as a busy pump would
         now_ms = _monotonic_ms()
         clock_offset_ns = time.monotonic_ns() - time.time_ns()
-        oversized = _receive(sockets, RTP, now_ms, clock_offset_ns)
+        oversized = pump._receive(sockets, RTP, now_ms, clock_offset_ns)
         assert oversized is not None and oversized[0] == b""  # handed on empty: a counted drop
-        datagram = _receive(sockets, RTP, now_ms, clock_offset_ns)
+        datagram = pump._receive(sockets, RTP, now_ms, clock_offset_ns)
         assert datagram is not None
         data, addr, arrived_ms = datagram
         assert data == b"rtp" and addr == sender.getsockname()
         assert before_ms - 1 <= arrived_ms <= now_ms - 50  # when it came, not when it was read
-        assert _receive(sockets, RTP, now_ms, 0) is None
+        assert pump._receive(sockets, RTP, now_ms, 0) is None
     finally:
         rtp.close()
         _rtcp.close()
@@ -244,10 +256,10 @@ def test_a_datagram_read_later_keeps_its_arrival_time_and_an_oversized_one_comes
         sender.close()
 
 
-def test_what_arrived_before_the_answer_is_never_played() -> None:
+def test_what_arrived_before_the_answer_is_never_played(pump: Any) -> None:
     lock = threading.Lock()
-    media = CallMedia("early", lock)
-    port = media.open(RtpPorts("127.0.0.1", 41500, 41599))
+    media = pump.CallMedia("early", lock)
+    port = media.open(pump.RtpPorts("127.0.0.1", 41500, 41599))
     sender = udp_socket()
     try:
         sender.sendto(b"early media", ("127.0.0.1", port))
@@ -255,8 +267,9 @@ def test_what_arrived_before_the_answer_is_never_played() -> None:
         time.sleep(0.05)
         addr = sender.getsockname()
         media.start(MediaParams(addr, addr, 0, "PCMU", 101, 20, "sendrecv"), 0, 30000, 20)
-        sockets = SocketPair(media.rtp, media.rtcp)
-        assert _receive(sockets, RTP, 0, 0) is None and _receive(sockets, RTCP, 0, 0) is None
+        sockets = datagrams.SocketPair(media.rtp, media.rtcp)
+        assert pump._receive(sockets, RTP, 0, 0) is None
+        assert pump._receive(sockets, RTCP, 0, 0) is None
     finally:
         media.close(0)
         sender.close()
