@@ -51,6 +51,7 @@ Methods:
 """
 
 from firmware.core import dtmf, g711, jitter, plc, rtcp, rtp
+from firmware.core.jitter import CONCEAL, FRAME, SPLICE
 from firmware.core.record import Record
 
 FRAME_SAMPLES = 160  # the audio pump's 20 ms
@@ -425,13 +426,13 @@ class MediaStream:
         concealer = self._plc
         while len(ready) < FRAME_BYTES:
             kind, payload, samples = jb.get(now_ms)
-            if kind == jitter.FRAME or kind == jitter.SPLICE:
+            if kind in (FRAME, SPLICE):
                 decode = self._decoders.get(payload[0])
                 if decode is None:
                     pcm = concealer.conceal(samples)
                 else:
-                    pcm = concealer.good(decode(payload[1], 2), kind == jitter.SPLICE)
-            elif kind == jitter.CONCEAL:
+                    pcm = concealer.good(decode(payload[1], 2), kind == SPLICE)
+            elif kind == CONCEAL:
                 pcm = concealer.conceal(samples)
             else:
                 pcm = concealer.good(bytes(FRAME_BYTES - len(ready)))

@@ -189,7 +189,7 @@ class Emulator:
             await asyncio.sleep(0.2)
             n += 1
             in_call = door.active_call is not None or self.flat.state == IN_CALL
-            if not in_call and not door.pump.player.active:
+            if not in_call and not door.pump.player.is_playing():
                 continue
             door.bus.publish(
                 "level",

@@ -25,6 +25,8 @@ cpdef _send(SocketPair sockets, int channel, list packets)
 
 cdef class TonePlayer:
     cdef public object country, local, beep, _lock
+    cpdef bint is_playing(self)
+    cpdef tuple frames(self)
 
 
 cdef class AudioPump:

@@ -40,9 +40,9 @@ import math
 import random
 import socket
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
+from time import monotonic, monotonic_ns, sleep, time_ns
 from typing import Any
 
 from firmware.core import media as core_media
@@ -109,7 +109,7 @@ def source_module() -> Any:
 
 
 def _monotonic_ms() -> int:
-    return int(time.monotonic() * 1000)  # the clock of the asyncio loop's time(), in ms
+    return int(monotonic() * 1000)  # the clock of the asyncio loop's time(), in ms
 
 
 class RtpPorts:
@@ -340,8 +340,9 @@ class TonePlayer:
         with self._lock:
             self.local = None
 
-    @property
-    def active(self) -> bool:
+    def is_playing(self) -> bool:
+        """A tone or a beep to play. A method, not a property: the compiled pump calls it as a C
+        function every tick."""
         return self.local is not None or self.beep is not None
 
     def frames(self) -> tuple[bytes | None, bytes | None]:
@@ -439,7 +440,7 @@ class AudioPump:
                     return
                 delay = self._tick_if_due()
             if delay is not None:
-                time.sleep(delay)  # ticking: new work is seen at the next tick, 20 ms at most
+                sleep(delay)  # ticking: new work is seen at the next tick, 20 ms at most
                 continue
             # Idle until wake(). Whoever adds work changes the state before set(), so a wake-up
             # between the check above and this wait returns at once, and clear() then loses
@@ -448,7 +449,7 @@ class AudioPump:
             self._wakeup.clear()
 
     def _has_work(self) -> bool:
-        if self.player.active:
+        if self.player.is_playing():
             return True
         for media in self._calls:  # noqa: SIM110 - no generator to build every tick
             if media.stream is not None:
@@ -460,7 +461,7 @@ class AudioPump:
         if self._failed or not self._has_work():
             self._next_tick = None
             return None
-        now = time.monotonic()
+        now = monotonic()
         next_tick = self._next_tick
         if next_tick is None:
             next_tick = now  # the first tick at once
@@ -479,13 +480,13 @@ class AudioPump:
                 self.late_ticks += 1
                 next_tick = now
         self._next_tick = next_tick
-        delay = next_tick - time.monotonic()
+        delay = next_tick - monotonic()
         return delay if delay > 0.0 else 0.0
 
     def tick(self, now: float) -> None:
         """One 20 ms frame at monotonic time `now` (the pump's thread, lock held)."""
         now_ms = int(now * 1000)
-        clock_offset_ns = time.monotonic_ns() - time.time_ns()
+        clock_offset_ns = monotonic_ns() - time_ns()
         for call in self._calls:
             call.pump_receive(now_ms, clock_offset_ns)
         self.ticks += 1
@@ -494,7 +495,7 @@ class AudioPump:
         if mic is None:
             mic = SILENCE
         # frames() takes the player's lock: only when a tone plays (mostly none in a call).
-        local, beep = self.player.frames() if self.player.active else (None, None)
+        local, beep = self.player.frames() if self.player.is_playing() else (None, None)
         media = self.media
         stream = media.stream if media is not None else None
         if media is not None and stream is not None:

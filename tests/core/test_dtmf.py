@@ -79,9 +79,13 @@ def test_rfc4733_sender_schedule():
     assert tx.busy
     ts = 8000
     ticks = []
+    busy = []
     for _ in range(30):
         ticks.append(tx.tick(ts, 160))
+        busy.append(tx.busy)
         ts += 160
+    # busy through both digits and the gap between them, idle from the last end packet on
+    assert busy == [True] * 16 + [False] * 14
     # '5': five packets of growing duration (the fifth ends it), the end sent three times in all
     first = [TelephoneEvent.parse(t[0][0]) for t in ticks[:7]]
     assert [e.duration for e in first] == [160, 320, 480, 640, 800, 800, 800]
