@@ -260,6 +260,11 @@ class Run:
             if theirs:
                 times = max(theirs.values(), key=len)
                 out["rtp_in"] = rig.rtp_stream_stats(times, "sipp rtp_stream")
+        if out["wakeups_per_s"] < 45:  # every peer wakes at least once per 20 ms frame
+            raise SystemExit(
+                f"cpu: {name}: {out['wakeups_per_s']:.1f} wake-ups/s during the call: its audio "
+                f"did not run (--keep keeps its log in the work folder)"
+            )
         self.results.setdefault("cpu_rounds", []).append({"peer": name, **out})
         self.results.setdefault("cpu", {})[name] = out  # the last round (RTP figures)
         p99 = out.get("rtp_out", {}).get("interval_ms", {}).get("p99", float("nan"))

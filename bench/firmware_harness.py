@@ -32,7 +32,6 @@ import contextlib
 import gc
 import sys
 import time
-import weakref
 from typing import Any
 
 from firmware.core.media import MediaStream
@@ -119,8 +118,9 @@ def _floor(kind: str) -> None:
     only (io) or nothing (empty), per call from the first tick after its stream has heard the
     peer (see the module docstring). A subclass of the pump, which the station then builds."""
     real_tick = runtime_media.AudioPump.tick
-    # Per call: (its datagrams.SocketPair, the peer's RTP address) once its stream has heard it.
-    floors: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+    # Per call ID: (its datagrams.SocketPair, the peer's RTP address) once its stream has heard
+    # it. By ID: the compiled CallMedia takes no weak references. A bench makes a few calls.
+    floors: dict[str, Any] = {}
 
     class FloorPump(runtime_media.AudioPump):
         def tick(self, now: float) -> None:
@@ -129,7 +129,7 @@ def _floor(kind: str) -> None:
             if media is None or stream is None or media.rtp is None or media.rtcp is None:
                 real_tick(self, now)
                 return
-            floor = floors.get(media)
+            floor = floors.get(media.call_id)
             if floor is None:
                 stats = stream.stats()
                 if not stats["packets_received"]:
@@ -137,9 +137,9 @@ def _floor(kind: str) -> None:
                     return
                 if kind == "glue":
                     media.stream = _FreeCore(stream, stats["remote_rtp"])
-                    floor = floors[media] = ()
+                    floor = floors[media.call_id] = ()
                 else:
-                    floor = floors[media] = (media._sockets, stats["remote_rtp"])
+                    floor = floors[media.call_id] = (media._sockets, stats["remote_rtp"])
             if kind == "glue":
                 real_tick(self, now)
                 return
