@@ -178,14 +178,14 @@ class Rfc4733Sender:
         self._elapsed = 0
         self._ends_sent = 0
         self._gap_left = 0
-        # Digits queued or one being sent. An attribute kept up to date, not a property: the
-        # stream reads it for every frame it sends.
-        self.busy = False
+
+    @property
+    def busy(self):
+        return bool(self._queue) or self._code is not None
 
     def queue(self, digits):
         codes = [event_code(d) for d in digits]  # all or nothing: a bad digit raises first
         self._queue.extend(codes)
-        self.busy = bool(self._queue) or self._code is not None
 
     def tick(self, timestamp, samples):
         if self._code is None:
@@ -210,7 +210,6 @@ class Rfc4733Sender:
             if self._ends_sent == 3:  # the end packet goes out three times (section 2.5.1.4)
                 self._code = None
                 self._gap_left = self.gap
-                self.busy = bool(self._queue)
         return [(payload, first, self._start)]
 
 
@@ -226,12 +225,14 @@ class InbandSender:
         self._queue = []
         self._components = None
         self._pos = 0
-        self.busy = False  # as Rfc4733Sender.busy
+
+    @property
+    def busy(self):
+        return bool(self._queue) or self._components is not None
 
     def queue(self, digits):
         pairs = [_keypad_tones(str(d).upper()) for d in digits]
         self._queue.extend(pairs)
-        self.busy = bool(self._queue) or self._components is not None
 
     def tick(self, pcm):
         """The frame to send instead of `pcm` (the same length), or `pcm` itself when idle."""
@@ -251,7 +252,6 @@ class InbandSender:
         self._pos += samples
         if self._pos >= self.duration + self.gap:
             self._components = None
-            self.busy = bool(self._queue)
         return out + bytes(2 * (samples - on))
 
 

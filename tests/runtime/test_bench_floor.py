@@ -7,7 +7,6 @@ weak references) and the rounds measured an idle process; this runs each floor's
 from __future__ import annotations
 
 import random
-import socket
 import time
 from typing import Any
 
@@ -18,24 +17,9 @@ from firmware.core.media import MediaStream
 from firmware.core.rtp import RtpPacket
 from firmware.core.sdp import MediaParams
 from firmware.runtime import media, station
+from tests.runtime.loopback import received, udp_socket
 
 pytestmark = pytest.mark.timeout(30)
-
-
-def _udp_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.setblocking(False)
-    return sock
-
-
-def _drain(sock: socket.socket) -> list[bytes]:
-    out = []
-    while True:
-        try:
-            out.append(sock.recv(65535))
-        except BlockingIOError:
-            return out
 
 
 @pytest.mark.parametrize("kind", firmware_harness.FLOORS)
@@ -48,7 +32,7 @@ def test_a_floor_pump_takes_over_once_the_peer_is_heard(
     assert isinstance(pump, media.AudioPump) and type(pump) is not media.AudioPump
     call = media.CallMedia("call-1", pump.lock)
     ports = media.RtpPorts("127.0.0.1", 41700, 41799)
-    peer = _udp_socket()
+    peer = udp_socket()
     try:
         port = call.open(ports)
         host, peer_port = peer.getsockname()
@@ -69,7 +53,7 @@ def test_a_floor_pump_takes_over_once_the_peer_is_heard(
             time.sleep(0.002)  # on loopback the datagram is there at once; leave it a moment
             with pump.lock:
                 pump.tick(time.monotonic())
-            sent.append(_drain(peer))
+            sent.append(received(peer))
         stats = call.stats()
         assert stats is not None and stats["packets_received"] >= 1  # the stream heard the peer
         # The first tick is the real one (nothing heard yet): real RTP from the call's stream.

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 import threading
 import time
 from typing import Any
@@ -31,6 +30,7 @@ from firmware.runtime.datagrams import RTCP, RTP, SO_TIMESTAMPNS
 from firmware.runtime.flat import FrameRecorder, FrameSource, tone_pcm
 from firmware.runtime.media import _monotonic_ms
 from tests.runtime.audio_check import rms, tone_share
+from tests.runtime.loopback import received, udp_socket
 from tests.runtime.waiting import until
 
 pytestmark = pytest.mark.timeout(30)
@@ -45,22 +45,6 @@ def pump(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any
     source = installed_pump.source_module()
     assert source.AUDIO_PUMP == "Python"
     return source
-
-
-def udp_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.setblocking(False)
-    return sock
-
-
-def received(sock: socket.socket) -> list[bytes]:
-    out = []
-    while True:
-        try:
-            out.append(sock.recv(65535))
-        except BlockingIOError:
-            return out
 
 
 class Rig:
